@@ -1,0 +1,38 @@
+# Two commands for learners: `make tutorial` and `make test`. Both build .venv from requirements.lock first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: tutorial test references lint environment.yml clean
+
+$(VENV)/installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# Run every notebook on the embedded model into runs/<timestamp>/ and print a summary.
+tutorial: $(VENV)/installed
+	$(BIN)/sdtutorial run
+
+# The whole test suite: unit tests, papermill runs, nbval against the committed outputs, ruff.
+test: $(VENV)/installed
+	$(BIN)/python -m pytest
+
+# The one documented way to refresh the committed reference outputs of notebooks/.
+references: $(VENV)/installed
+	$(BIN)/sdtutorial references
+
+lint: $(VENV)/installed
+	$(BIN)/ruff check sdtutorial tests scripts notebooks
+
+# environment.yml (for conda users) is written from requirements.lock, the single source of versions.
+environment.yml: requirements.lock
+	{ echo "# Written from requirements.lock by 'make environment.yml'; do not edit by hand."; \
+	  echo "name: sdtutorial"; echo "channels: [conda-forge]"; echo "dependencies:"; \
+	  echo "  - python=3.11"; echo "  - pip"; echo "  - pip:"; \
+	  grep -v '^#' requirements.lock | sed 's/^/      - /'; echo "      - -e ."; } > $@
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,105 @@
+"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models."""
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from .loading import EMBEDDED_MODELS, ModelNotAvailableError
+from .notebooks import (
+    check_parameters,
+    find_notebooks,
+    notebook_parameters,
+    parse_value,
+    regenerate_reference,
+    run_notebooks,
+)
+
+
+def summary_table(summary: list[dict]) -> str:
+    """A plain-text table of a run: notebook, status, seconds and the error if any."""
+    lines = [f"{'notebook':<16} {'status':<7} {'seconds':>8}  error"]
+    lines += [f"{e['notebook']:<16} {e['status']:<7} {e['seconds']:>8.1f}  {e.get('error', '')}" for e in summary]
+    return "\n".join(lines)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run notebooks with papermill into an output folder and print a summary."""
+    notebooks = find_notebooks(args.notebooks)
+    params = {}
+    for path in args.file or []:
+        loaded = parse_value(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"parameter file {path!r} must hold a mapping of names to values")
+        params.update(loaded)
+    params.update({name: parse_value(value) for name, value in args.parameter or []})
+    check_parameters(notebooks, params)
+    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    summary = run_notebooks(notebooks, params, out_dir)
+    print(summary_table(summary))
+    print(f"outputs and summary.json in {out_dir}")
+    failed = [e for e in summary if e["status"] != "ok"]
+    for entry in failed:
+        message = f"error: notebook {entry['notebook']} failed at {entry['error']} (see {entry['output']})"
+        print(message, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def command_params(args: argparse.Namespace) -> int:
+    """Print a notebook's parameters with their defaults and comments."""
+    for path in find_notebooks([args.notebook]):
+        for name, info in notebook_parameters(path).items():
+            print(f"{name} = {info['default']}  # {info['help']}")
+    return 0
+
+
+def command_models(args: argparse.Namespace) -> int:
+    """Print the embedded models and what each is for."""
+    for name, description in EMBEDDED_MODELS.items():
+        print(f"{name}: {description}")
+    print("Any hub id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5) or local folder works too, given the network.")
+    return 0
+
+
+def command_references(args: argparse.Namespace) -> int:
+    """Re-execute notebooks in place so their outputs become the committed references."""
+    for path in find_notebooks(args.notebooks):
+        print(f"regenerating {path}", flush=True)
+        regenerate_reference(path)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    top = argparse.ArgumentParser(prog="sdtutorial", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run notebooks with papermill")
+    run.add_argument("notebooks", nargs="*", help="names such as 01_speed or speed (default: all)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
+    run.add_argument("-f", "--file", action="append", help="YAML file of parameters")
+    run.add_argument("-o", "--output", help="output folder (default: runs/<timestamp>)")
+    run.set_defaults(func=command_run)
+    params = sub.add_parser("params", help="show a notebook's parameters")
+    params.add_argument("notebook")
+    params.set_defaults(func=command_params)
+    sub.add_parser("models", help="list the embedded models").set_defaults(func=command_models)
+    refs = sub.add_parser("references", help="re-execute notebooks in place to refresh the reference outputs")
+    refs.add_argument("notebooks", nargs="*")
+    refs.set_defaults(func=command_references)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; bad input ends with one line on stderr and exit status 2."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, ModelNotAvailableError, FileNotFoundError, yaml.YAMLError) as error:
+        print(f"sdtutorial: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

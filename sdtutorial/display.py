@@ -1,0 +1,61 @@
+"""Show images, tables and charts in a notebook."""
+
+import math
+import platform
+
+import matplotlib.pyplot as plt
+import torch
+from diffusers.utils import make_image_grid
+from IPython.display import Markdown
+from PIL import Image
+
+
+def grid(images: list[Image.Image], cols: int | None = None) -> Image.Image:
+    """All `images` in one grid image, `cols` wide (default: as square as possible)."""
+    cols = cols or math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / cols)
+    padding = [Image.new("RGB", images[0].size, "white")] * (rows * cols - len(images))
+    return make_image_grid(list(images) + padding, rows=rows, cols=cols)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> Markdown:
+    """A Markdown table; floats are shown with two decimals."""
+    def cell(value) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
+
+
+def speedup_chart(labels: list[str], seconds: list[float], reference: list[float] | None = None,
+                  reference_label: str = "reference"):
+    """Bars of speedup against the first variant, with an optional second series (e.g. the guide's figures)."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    series = [("this run", seconds)] + ([(reference_label, reference)] if reference else [])
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series):
+        speedups = [values[0] / v for v in values]
+        xs = [x + i * width for x in range(len(labels))]
+        bars = ax.bar(xs, speedups, width, label=name)
+        ax.bar_label(bars, labels=[f"{s:.1f}x" for s in speedups])
+    ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))], labels)
+    ax.set_ylabel(f"speedup over {labels[0]}")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def environment_report(device: torch.device) -> str:
+    """Library versions and the device, for the top of each notebook."""
+    import diffusers
+    import transformers
+
+    if device.type == "cuda":
+        hardware = torch.cuda.get_device_name(device)
+    else:
+        hardware = f"{platform.processor() or platform.machine()}, ATen {torch.backends.cpu.get_cpu_capability()}"
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__}, diffusers {diffusers.__version__}, "
+        f"transformers {transformers.__version__}\ndevice: {device} ({hardware}), {torch.get_num_threads()} CPU threads"
+    )

@@ -1,0 +1,118 @@
+"""Load a pipeline: an embedded model, a local folder or a hub id, on a chosen device and dtype."""
+
+from pathlib import Path
+
+import torch
+from diffusers import DiffusionPipeline, schedulers
+from diffusers.schedulers import KarrasDiffusionSchedulers
+
+MODELS_DIR = Path(__file__).parent / "models"
+EMBEDDED_MODELS = {
+    "tiny-random": "Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise images "
+    "in a second. For fast runs and tests: it shows timings and reproducibility, not image quality.",
+}
+DEFAULT_MODEL = "tiny-random"
+LEGACY_HUB_IDS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "half", "float32", "float16", "bfloat16")
+SCHEDULERS = tuple(sorted(s.name for s in KarrasDiffusionSchedulers))
+
+
+class ModelNotAvailableError(OSError):
+    """A model could not be found locally or fetched from the hub."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn a device name into a torch.device; `auto` picks cuda, then mps, then cpu."""
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        available.insert(0, "cuda")
+    if torch.backends.mps.is_available():
+        available.insert(0 if "cuda" not in available else 1, "mps")
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; accepted: {', '.join(DEVICES)}")
+    if name == "auto":
+        return torch.device(available[0])
+    if name not in available:
+        raise ValueError(f"device {name!r} is not available on this machine; available: {', '.join(available)}")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """Turn a dtype name into a torch.dtype for `device`; `half` is float16 on a GPU and bfloat16 on a CPU."""
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}; accepted: {', '.join(DTYPES)}")
+    if name == "auto":
+        return torch.float32
+    if name == "half":
+        return torch.bfloat16 if device.type == "cpu" else torch.float16
+    dtype = getattr(torch, name)
+    if device.type == "cpu" and dtype == torch.float16:
+        raise ValueError("dtype 'float16' is emulated slowly on the cpu; accepted there: float32, bfloat16, half")
+    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ValueError("dtype 'bfloat16' is not supported by this GPU; accepted: float32, float16, half")
+    return dtype
+
+
+def resolve_model(model_id: str) -> str:
+    """Return what from_pretrained should load: a packaged folder, a local folder or a hub id."""
+    if model_id in EMBEDDED_MODELS:
+        return str(MODELS_DIR / model_id)
+    if Path(model_id).expanduser().is_dir():
+        return str(Path(model_id).expanduser())
+    looks_like_path = model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") != 1
+    if looks_like_path:
+        raise ModelNotAvailableError(
+            f"model {model_id!r}: no such local folder; embedded models: {', '.join(EMBEDDED_MODELS)}"
+        )
+    return LEGACY_HUB_IDS.get(model_id, model_id)
+
+
+def check_scheduler(name: str) -> str:
+    """Return `name` if diffusers has a scheduler of that name, else raise."""
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {name!r}; accepted: {', '.join(SCHEDULERS)}")
+    return name
+
+
+def set_scheduler(pipeline: DiffusionPipeline, name: str) -> DiffusionPipeline:
+    """Swap the pipeline's scheduler for `name`, built from the current scheduler's config."""
+    compatible = sorted(cls.__name__ for cls in pipeline.scheduler.compatibles)
+    if check_scheduler(name) not in compatible:
+        raise ValueError(f"scheduler {name!r} does not fit this pipeline; compatible: {', '.join(compatible)}")
+    pipeline.scheduler = getattr(schedulers, name).from_config(pipeline.scheduler.config)
+    return pipeline
+
+
+def avoid_cpu_bf16_flash_attention_bug(device: torch.device, dtype: torch.dtype) -> None:
+    """Route attention to the math kernel where PyTorch's CPU flash attention fails in bfloat16.
+
+    With ATEN_CPU_CAPABILITY below avx512 on a CPU that has avx512, torch 2.13's bfloat16 flash
+    attention raises "pack_vnni2 is only supported when avx512 is supported". The switch is
+    process-wide (PyTorch keeps it in one flag, named for CUDA, that the CPU kernels read too).
+    """
+    if device.type == "cpu" and dtype == torch.bfloat16 and torch.backends.cpu.get_cpu_capability() != "AVX512":
+        torch.backends.cuda.enable_flash_sdp(False)
+
+
+def load_pipeline(
+    model_id: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto", scheduler: str | None = None
+) -> DiffusionPipeline:
+    """Load `model_id` with safetensors weights, move it to `device` in `dtype`, optionally swap its scheduler."""
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    source = resolve_model(model_id)
+    try:
+        pipeline = DiffusionPipeline.from_pretrained(source, use_safetensors=True, dtype=torch_dtype)
+    except OSError as error:
+        raise ModelNotAvailableError(
+            f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
+            f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"
+        ) from error
+    avoid_cpu_bf16_flash_attention_bug(torch_device, torch_dtype)
+    pipeline = pipeline.to(torch_device)
+    if scheduler is not None:
+        set_scheduler(pipeline, scheduler)
+    return pipeline

@@ -1,0 +1,120 @@
+"""Find the tutorial's notebooks, check parameters, run them with papermill and collect their results."""
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import yaml
+from nbclient import NotebookClient
+
+from .inputs import check_positive
+from .loading import check_scheduler, resolve_device, resolve_dtype, resolve_model
+from .results import read_results
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+KERNEL = "python3"
+
+
+def available_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The tutorial's notebooks, in order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def find_notebooks(names: list[str], folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """Resolve names such as `01_speed`, `speed`, `01` or a path; no names means all notebooks."""
+    notebooks = available_notebooks(folder)
+    if not names:
+        return notebooks
+    found = []
+    for name in names:
+        if Path(name).is_file():
+            found.append(Path(name))
+            continue
+        stem = Path(name).stem
+        matches = [nb for nb in notebooks if stem in (nb.stem, nb.stem[:2], nb.stem[3:])]
+        if not matches:
+            known = ", ".join(nb.stem for nb in notebooks)
+            raise ValueError(f"unknown notebook {name!r}; available: {known}")
+        found.extend(matches)
+    return found
+
+
+def notebook_parameters(path: Path) -> dict[str, dict]:
+    """Parameters of a notebook's `parameters` cell: name -> default, type and comment."""
+    return papermill.inspect_notebook(str(path))
+
+
+def parse_value(text: str):
+    """A command-line value as YAML would read it: `20` is an int, `cpu` a string, `[4, 8]` a list."""
+    return yaml.safe_load(text)
+
+
+def check_parameter(name: str, value, params: dict) -> None:
+    """Raise a one-line ValueError if `value` is not acceptable for the parameter `name`."""
+    if name == "model_id":
+        resolve_model(value)
+    elif name == "device":
+        resolve_device(value)
+    elif name.endswith("dtype"):
+        resolve_dtype(value, resolve_device(params.get("device", "auto")))
+    elif name.endswith("scheduler"):
+        check_scheduler(value)
+    elif name.endswith(("steps", "batch_size", "repeats")):
+        check_positive(name, value)
+    elif name.endswith("batch_sizes"):
+        for size in value:
+            check_positive("batch_size", size)
+    elif name == "seed" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"seed must be an integer, got {value!r}")
+
+
+def check_parameters(notebooks: list[Path], params: dict) -> None:
+    """Refuse, before any notebook runs, parameters that no chosen notebook has or whose values are bad."""
+    known = {name: nb for nb in notebooks for name in notebook_parameters(nb)}
+    for name, value in params.items():
+        if name not in known:
+            raise ValueError(f"unknown parameter {name!r}; accepted: {', '.join(sorted(known))}")
+        check_parameter(name, value, params)
+
+
+def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
+    """Run one notebook with papermill into `out_dir`; return its summary entry (never raises on a cell error)."""
+    own = {k: v for k, v in params.items() if k in notebook_parameters(path)}
+    output = out_dir / path.name
+    start = time.perf_counter()
+    entry = {"notebook": path.stem, "output": str(output), "parameters": own}
+    try:
+        papermill.execute_notebook(
+            str(path), str(output), parameters=own, kernel_name=KERNEL, progress_bar=True, cwd=str(out_dir)
+        )
+        entry["status"] = "ok"
+    except papermill.PapermillExecutionError as error:
+        entry["status"] = "failed"
+        entry["error"] = f"cell {error.exec_count}: {error.ename}: {error.evalue}"
+    entry["seconds"] = round(time.perf_counter() - start, 2)
+    entry["results"] = read_results(nbformat.read(output, as_version=4))
+    return entry
+
+
+def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path) -> list[dict]:
+    """Run each notebook in turn, writing `out_dir/summary.json` after each so nothing is lost on failure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for i, path in enumerate(notebooks, start=1):
+        print(f"[{i}/{len(notebooks)}] {path.stem}", flush=True)
+        summary.append(run_notebook(path, out_dir, params))
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def regenerate_reference(path: Path) -> None:
+    """Execute a notebook in place with its default parameters, so its outputs become the reference."""
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=1200, kernel_name=KERNEL, record_timing=False, resources={"metadata": {"path": path.parent}}
+    )
+    client.execute()
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, path)

@@ -1,0 +1,98 @@
+"""The command line: bad input is refused in one line before any notebook runs."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sdtutorial.cli import main
+
+SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "99_nothing"], "unknown notebook '99_nothing'; available: 01_speed"),
+        (["run", "01", "-p", "colour", "red"], "unknown parameter 'colour'; accepted: "),
+        (["run", "01", "-p", "fast_scheduler", "Fast"], "unknown scheduler 'Fast'; accepted: DDIMScheduler"),
+        (["run", "01", "-p", "num_inference_steps", "0"], "num_inference_steps must be an integer of at least 1"),
+        (["run", "01", "-p", "batch_size", "0"], "batch_size must be an integer of at least 1, got 0"),
+        (["run", "01", "-p", "device", "tpu"], "unknown device 'tpu'; accepted: auto, cpu, cuda, mps"),
+        (["run", "01", "-p", "half_dtype", "int8"], "unknown dtype 'int8'; accepted: "),
+        (["run", "01", "-p", "device", "cpu", "-p", "half_dtype", "float16"], "dtype 'float16' is emulated slowly"),
+        (["run", "01", "-p", "model_id", "./no/such/folder"], "model './no/such/folder': no such local folder"),
+        (["run", "01", "-p", "seed", "zero"], "seed must be an integer, got 'zero'"),
+    ],
+)
+def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    assert main([*argv, "-o", str(out_dir)] if argv[0] == "run" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sdtutorial: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not out_dir.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_unavailable_device_is_refused(capsys):
+    assert main(["run", "01", "-p", "device", "cuda"]) == 2
+    assert "device 'cuda' is not available on this machine" in capsys.readouterr().err
+
+
+def test_parameter_file_must_be_a_mapping(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("- 1\n- 2\n")
+    assert main(["run", "01", "-f", str(params)]) == 2
+    assert "must hold a mapping" in capsys.readouterr().err
+
+
+def test_params_lists_defaults_and_comments(capsys):
+    assert main(["params", "speed"]) == 0
+    out = capsys.readouterr().out
+    assert 'model_id = "tiny-random"  # embedded model name, local folder or hub id' in out
+    assert "num_inference_steps = 50  # steps with the default PNDM scheduler" in out
+
+
+def test_models_lists_the_embedded_models(capsys):
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.startswith("tiny-random: ")
+
+
+@pytest.mark.slow
+def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, notebooks_dir):
+    before = {p.name: p.read_bytes() for p in notebooks_dir.iterdir()}
+    params = tmp_path / "params.yaml"
+    params.write_text("num_inference_steps: 4\nfast_steps: 2\nrepeats: 1\n")
+    out_dir = tmp_path / "run"
+    done = subprocess.run(
+        [*SDTUTORIAL, "run", "01_speed", "-f", str(params), "-p", "seed", "7", "-o", str(out_dir)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "01_speed         ok" in done.stdout
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary[0]["status"] == "ok"
+    assert summary[0]["parameters"] == {"num_inference_steps": 4, "fast_steps": 2, "repeats": 1, "seed": 7}
+    assert len(summary[0]["results"]["fingerprints"]["float32"]) == 1
+    assert (out_dir / "01_speed.ipynb").is_file()
+    assert {p.name: p.read_bytes() for p in notebooks_dir.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_names_the_cell_and_keeps_the_error(tmp_path):
+    out_dir = tmp_path / "run"
+    done = subprocess.run(
+        [*SDTUTORIAL, "run", "01", "-p", "model_id", "someone/not-cached-here", "-o", str(out_dir)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 1
+    failure = r"error: notebook 01_speed failed at cell \d+: ModelNotAvailableError: model 'someone/not-cached-here'"
+    assert re.search(failure, done.stderr)
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary[0]["status"] == "failed"
+    assert "ModelNotAvailableError" in (out_dir / "01_speed.ipynb").read_text()
