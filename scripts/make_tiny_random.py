@@ -1,21 +1,32 @@
-"""Build the embedded `tiny-random` pipeline: Stable Diffusion's classes, tiny sizes, fixed random weights.
+"""Build the embedded random-weight models: Stable Diffusion's classes at toy size, from fixed seeds.
 
-Run `python scripts/make_tiny_random.py` to rewrite sdtutorial/models/tiny-random/. The component
-sizes follow diffusers' own dummy components (tests/pipelines/stable_diffusion), the scheduler is
-PNDM with Stable Diffusion v1.5's config, and the tokenizer is a byte-level CLIP BPE vocabulary with
-a few whole words from the guide's prompts, written here because the real one cannot be downloaded.
+Run `python scripts/make_tiny_random.py` to rewrite them under sdtutorial/models/:
+- tiny-random: the pipeline. Component sizes follow diffusers' own dummy components
+  (tests/pipelines/stable_diffusion); the scheduler is PNDM with Stable Diffusion v1.5's config; the
+  tokenizer is a byte-level CLIP BPE vocabulary with a few whole words from the guide's prompts,
+  written here because the real one cannot be downloaded.
+- tiny-random-v2: the same pipeline with its UNet weights moved by 10% random noise, standing in
+  for a newer or fine-tuned checkpoint (stored in float16 to keep the package small).
+- tiny-random-vae-ft: the VAE with only its decoder moved by 10%, as sd-vae-ft-mse fine-tuned only
+  the decoder of Stable Diffusion's VAE (float16 storage).
+- tiny-random-taesd: an AutoencoderTiny that decodes the same latents, standing in for TAESD.
+After a rebuild, regenerate the notebooks' references (make references).
 """
 
 import sys
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-OUT = Path(__file__).resolve().parents[1] / "sdtutorial" / "models" / "tiny-random"
+MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SEED = 0
+# A trained text encoder's embeddings steer the image strongly; random ones barely do. Scaling the
+# final layer norm makes the prompt change the image as clearly as a seed does.
+TEXT_EMBEDDING_SCALE = 20.0
+VARIANT_NOISE = 0.1
 
 # Stable Diffusion v1.5's scheduler/scheduler_config.json, as published.
 SD15_SCHEDULER_CONFIG = {
@@ -55,8 +66,8 @@ def make_tokenizer() -> CLIPTokenizer:
     )
 
 
-def build(out: Path) -> None:
-    """Create the pipeline with fixed seeds and save it to `out` as safetensors."""
+def build_pipeline() -> StableDiffusionPipeline:
+    """The tiny-random pipeline, from fixed seeds."""
     tokenizer = make_tokenizer()
     vocab_size = len(tokenizer)
     torch.manual_seed(SEED)
@@ -95,6 +106,7 @@ def build(out: Path) -> None:
             vocab_size=vocab_size,
         )
     )
+    text_encoder.final_layer_norm.weight.data *= TEXT_EMBEDDING_SCALE
     pipeline = StableDiffusionPipeline(
         unet=unet,
         scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
@@ -106,9 +118,42 @@ def build(out: Path) -> None:
         image_encoder=None,
         requires_safety_checker=False,
     )
-    pipeline.save_pretrained(out, safe_serialization=True)
+    return pipeline
+
+
+def perturb(module: torch.nn.Module, seed: int, scale: float = VARIANT_NOISE) -> None:
+    """Move every weight of `module` by `scale` times its own spread, with fixed noise."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            spread = parameter.std() if parameter.numel() > 1 else parameter.abs()
+            parameter += scale * spread * torch.randn(parameter.shape, generator=generator)
+
+
+def build_all(models: Path) -> None:
+    """Write the four embedded models into `models`."""
+    pipeline = build_pipeline()
+    pipeline.save_pretrained(models / "tiny-random", safe_serialization=True)
+
+    vae_ft = AutoencoderKL.from_config(pipeline.vae.config)
+    vae_ft.load_state_dict(pipeline.vae.state_dict())
+    perturb(vae_ft.decoder, seed=2)
+    vae_ft.to(torch.float16).save_pretrained(models / "tiny-random-vae-ft", safe_serialization=True)
+
+    perturb(pipeline.unet, seed=1)
+    pipeline.to(torch.float16).save_pretrained(models / "tiny-random-v2", safe_serialization=True)
+
+    torch.manual_seed(SEED)
+    taesd = AutoencoderTiny(
+        encoder_block_out_channels=(16, 16),
+        decoder_block_out_channels=(16, 16),
+        num_encoder_blocks=(1, 1),
+        num_decoder_blocks=(1, 1),
+        latent_channels=4,
+    )
+    taesd.save_pretrained(models / "tiny-random-taesd", safe_serialization=True)
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
-    print("wrote", sys.argv[1] if len(sys.argv) > 1 else OUT)
+    build_all(Path(sys.argv[1]) if len(sys.argv) > 1 else MODELS)
+    print("wrote", sys.argv[1] if len(sys.argv) > 1 else MODELS)

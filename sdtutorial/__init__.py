@@ -1,17 +1,20 @@
 """Helpers for the notebooks of the "Effective and efficient diffusion" tutorial."""
 
-from .display import environment_report, grid, markdown_table, speedup_chart
+from .display import environment_report, grid, markdown_table, metric_charts, show, speedup_chart
 from .fingerprint import fingerprint, psnr
-from .inputs import get_inputs, make_generators
+from .inputs import get_inputs, get_prompt_inputs, make_generators
 from .loading import (
     EMBEDDED_MODELS,
     ModelNotAvailableError,
     check_scheduler,
     load_pipeline,
+    load_vae,
     resolve_device,
     resolve_dtype,
     set_scheduler,
 )
+from .memory import format_size, largest_batch, measure, parse_size, peak_memory, use_attention
+from .quality import compare, sharpness
 from .results import record
 from .timing import Timing, time_call
 
@@ -20,18 +23,30 @@ __all__ = [
     "ModelNotAvailableError",
     "Timing",
     "check_scheduler",
+    "compare",
     "environment_report",
     "fingerprint",
+    "format_size",
     "get_inputs",
+    "get_prompt_inputs",
     "grid",
+    "largest_batch",
     "load_pipeline",
+    "load_vae",
     "make_generators",
     "markdown_table",
+    "measure",
+    "metric_charts",
+    "parse_size",
+    "peak_memory",
     "psnr",
     "record",
     "resolve_device",
     "resolve_dtype",
     "set_scheduler",
+    "sharpness",
+    "show",
     "speedup_chart",
     "time_call",
+    "use_attention",
 ]

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+from nbclient.exceptions import CellExecutionError
 
 from .loading import EMBEDDED_MODELS, ModelNotAvailableError
 from .notebooks import (
@@ -67,7 +68,11 @@ def command_references(args: argparse.Namespace) -> int:
     """Re-execute notebooks in place so their outputs become the committed references."""
     for path in find_notebooks(args.notebooks):
         print(f"regenerating {path}", flush=True)
-        regenerate_reference(path)
+        try:
+            regenerate_reference(path)
+        except CellExecutionError as error:
+            print(f"error: {path.stem} failed, left unchanged: {error.ename}: {error.evalue}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -1,11 +1,13 @@
 """Show images, tables and charts in a notebook."""
 
+import io
 import math
 import platform
 
 import matplotlib.pyplot as plt
 import torch
 from diffusers.utils import make_image_grid
+from IPython.display import Image as IPythonImage
 from IPython.display import Markdown
 from PIL import Image
 
@@ -59,3 +61,22 @@ def environment_report(device: torch.device) -> str:
         f"python {platform.python_version()}, torch {torch.__version__}, diffusers {diffusers.__version__}, "
         f"transformers {transformers.__version__}\ndevice: {device} ({hardware}), {torch.get_num_threads()} CPU threads"
     )
+
+
+def metric_charts(labels: list[str], metrics: dict[str, list[float]]):
+    """One bar chart per metric (e.g. seconds and peak MiB), side by side, for the same variants."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
+    for ax, (name, values) in zip(axes[0], metrics.items(), strict=True):
+        bars = ax.bar(labels, values)
+        ax.bar_label(bars, fmt="%.2f")
+        ax.set_title(name)
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def show(image: Image.Image, quality: int = 90) -> IPythonImage:
+    """`image` for display as JPEG only: PIL images otherwise go into a notebook twice, as PNG and JPEG."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return IPythonImage(data=buffer.getvalue(), format="jpeg")

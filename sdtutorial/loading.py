@@ -3,13 +3,19 @@
 from pathlib import Path
 
 import torch
-from diffusers import DiffusionPipeline, schedulers
+from diffusers import AutoencoderKL, AutoencoderTiny, DiffusionPipeline, schedulers
 from diffusers.schedulers import KarrasDiffusionSchedulers
 
 MODELS_DIR = Path(__file__).parent / "models"
 EMBEDDED_MODELS = {
-    "tiny-random": "Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise images "
-    "in a second. For fast runs and tests: it shows timings and reproducibility, not image quality.",
+    "tiny-random": "pipeline: Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise "
+    "images in a second. For fast runs and tests: it shows timings and reproducibility, not image quality.",
+    "tiny-random-v2": "pipeline: tiny-random with its UNet weights moved by 10%, standing in for a newer or "
+    "fine-tuned checkpoint in the quality lesson.",
+    "tiny-random-vae-ft": "AutoencoderKL: tiny-random's VAE with a changed decoder, standing in for "
+    "stabilityai/sd-vae-ft-mse in the quality lesson.",
+    "tiny-random-taesd": "AutoencoderTiny: a tiny decoder for tiny-random's latents, standing in for "
+    "madebyollin/taesd in the next-steps lesson.",
 }
 DEFAULT_MODEL = "tiny-random"
 LEGACY_HUB_IDS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
@@ -95,6 +101,18 @@ def avoid_cpu_bf16_flash_attention_bug(device: torch.device, dtype: torch.dtype)
         torch.backends.cuda.enable_flash_sdp(False)
 
 
+def _from_pretrained(cls, model_id: str, **kwargs):
+    """`cls.from_pretrained` on a resolved model id, with a one-line error when it cannot be had."""
+    source = resolve_model(model_id)
+    try:
+        return cls.from_pretrained(source, use_safetensors=True, **kwargs)
+    except OSError as error:
+        raise ModelNotAvailableError(
+            f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
+            f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"
+        ) from error
+
+
 def load_pipeline(
     model_id: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto", scheduler: str | None = None
 ) -> DiffusionPipeline:
@@ -103,16 +121,17 @@ def load_pipeline(
     torch_dtype = resolve_dtype(dtype, torch_device)
     if scheduler is not None:
         check_scheduler(scheduler)
-    source = resolve_model(model_id)
-    try:
-        pipeline = DiffusionPipeline.from_pretrained(source, use_safetensors=True, dtype=torch_dtype)
-    except OSError as error:
-        raise ModelNotAvailableError(
-            f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
-            f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"
-        ) from error
+    pipeline = _from_pretrained(DiffusionPipeline, model_id, dtype=torch_dtype)
     avoid_cpu_bf16_flash_attention_bug(torch_device, torch_dtype)
     pipeline = pipeline.to(torch_device)
     if scheduler is not None:
         set_scheduler(pipeline, scheduler)
     return pipeline
+
+
+def load_vae(model_id: str, device: str = "auto", dtype: str = "auto") -> AutoencoderKL | AutoencoderTiny:
+    """Load an autoencoder (AutoencoderKL, or AutoencoderTiny for TAESD-like ids) to swap into a pipeline."""
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    cls = AutoencoderTiny if "taesd" in model_id.lower() else AutoencoderKL
+    return _from_pretrained(cls, model_id, dtype=torch_dtype).to(torch_device)

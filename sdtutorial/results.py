@@ -10,7 +10,10 @@ TAG = "results"
 
 
 def record(**results) -> None:
-    """Display `results` as JSON; the cell that calls this carries the tag `results`."""
+    """Display `results` as JSON; the cell that calls this carries the tag `results`.
+
+    JSON has no infinity: Jupyter stores an infinite float (a PSNR of identical images) as "inf".
+    """
     json.dumps(results)  # fail here, in the notebook, if something cannot be recorded
     display({MIME: results, "text/plain": json.dumps(results, indent=1)}, raw=True)
 

@@ -17,7 +17,7 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "99_nothing"], "unknown notebook '99_nothing'; available: 01_speed"),
+        (["run", "99_x"], "unknown notebook '99_x'; available: 01_speed, 02_memory, 03_quality, 04_next_steps"),
         (["run", "01", "-p", "colour", "red"], "unknown parameter 'colour'; accepted: "),
         (["run", "01", "-p", "fast_scheduler", "Fast"], "unknown scheduler 'Fast'; accepted: DDIMScheduler"),
         (["run", "01", "-p", "num_inference_steps", "0"], "num_inference_steps must be an integer of at least 1"),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sdtutorial.inputs import get_inputs, make_generators
+from sdtutorial.inputs import get_inputs, get_prompt_inputs, make_generators
 
 
 def test_get_inputs_matches_the_guide():
@@ -12,8 +12,19 @@ def test_get_inputs_matches_the_guide():
     assert all(g.device.type == "cpu" for g in inputs["generator"])
 
 
-def test_extra_arguments_pass_through():
-    assert get_inputs("p", negative_prompt="blurry")["negative_prompt"] == "blurry"
+def test_extra_arguments_pass_through_and_negative_prompts_repeat():
+    inputs = get_inputs("p", batch_size=2, negative_prompt="blurry", guidance_scale=5.0)
+    assert inputs["negative_prompt"] == ["blurry", "blurry"]
+    assert inputs["guidance_scale"] == 5.0
+    assert "negative_prompt" not in get_inputs("p")
+
+
+def test_prompt_variations_share_one_seed():
+    inputs = get_prompt_inputs(["a", "b", "c"], seed=1, num_inference_steps=25)
+    assert inputs["prompt"] == ["a", "b", "c"]
+    assert [g.initial_seed() for g in inputs["generator"]] == [1, 1, 1]
+    with pytest.raises(ValueError, match="at least one prompt"):
+        get_prompt_inputs([])
 
 
 def test_generators_give_the_noise_of_their_seed():

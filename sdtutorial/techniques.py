@@ -1,0 +1,47 @@
+"""Which of the next-steps techniques a device supports, and why not where it does not."""
+
+import importlib.util
+
+import torch
+from torch.nn.attention import SDPBackend
+
+SDPA_BACKENDS = {
+    "math": SDPBackend.MATH,
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "cudnn": SDPBackend.CUDNN_ATTENTION,
+}
+
+
+def sdpa_backends(device: torch.device) -> list[str]:
+    """Names of the scaled-dot-product-attention kernels PyTorch has for `device` (CPU: math and flash)."""
+    return list(SDPA_BACKENDS) if device.type == "cuda" else ["math", "flash"]
+
+
+def should_compile(compile_unet: str | bool, device: torch.device) -> tuple[bool, str]:
+    """Decide whether to torch.compile the UNet: `auto` compiles on a GPU only. Returns the decision and why."""
+    if compile_unet not in ("auto", True, False):
+        raise ValueError(f"compile_unet must be auto, True or False, got {compile_unet!r}")
+    if compile_unet == "auto":
+        if device.type == "cuda":
+            return True, "auto: compiling on a GPU"
+        return False, "auto: not compiled on a CPU, where compiling takes about a minute for a small gain"
+    return bool(compile_unet), "compile_unet is set"
+
+
+def offload_skip_reason(device: torch.device) -> str | None:
+    """Why CPU offloading cannot run on `device`, or None where it can (it needs CUDA and accelerate)."""
+    if device.type != "cuda":
+        return f"offloading moves weights between the CPU and a CUDA GPU; the pipeline runs on {device.type}"
+    if importlib.util.find_spec("accelerate") is None:
+        return "offloading needs the accelerate package"
+    return None
+
+
+def xformers_status(device: torch.device) -> str:
+    """A sentence on whether xFormers is installed and whether it is of use here."""
+    if importlib.util.find_spec("xformers") is None:
+        return "xFormers is not installed; PyTorch 2's SDPA gives the same memory-efficient attention built in."
+    if device.type != "cuda":
+        return "xFormers is installed, but its kernels run on CUDA GPUs only."
+    return "xFormers is installed: pipeline.enable_xformers_memory_efficient_attention() switches to it."

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from sdtutorial.memory import format_size, largest_batch, measure, parse_size, peak_memory, use_attention
+
+CPU = torch.device("cpu")
+
+
+def allocate(mib: int) -> int:
+    """Allocate and touch `mib` MiB, so the pages are really resident, and return a checksum."""
+    block = np.ones(mib * 2**20, dtype=np.uint8)
+    return int(block[:: 4096].sum())
+
+
+@pytest.mark.parametrize(("text", "size"), [("16GiB", 16 * 2**30), ("512MiB", 512 * 2**20), ("1.5KB", 1500), ("7B", 7)])
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+
+
+def test_parse_size_refuses_sizes_without_units():
+    with pytest.raises(ValueError, match="memory size '16' is not a number with a unit; accepted units: B, KiB"):
+        parse_size("16")
+
+
+def test_format_size():
+    assert format_size(3 * 2**30) == "3.00 GiB"
+    assert format_size(5 * 2**20) == "5.0 MiB"
+    assert format_size(None) == "n/a"
+
+
+def test_cpu_peak_sees_a_temporary_allocation():
+    _, small = peak_memory(lambda: allocate(8), CPU)
+    _, large = peak_memory(lambda: allocate(64), CPU)
+    assert 6 * 2**20 < small < 20 * 2**20
+    assert 60 * 2**20 < large < 80 * 2**20
+
+
+def test_largest_batch_on_cpu_compares_measured_peaks_with_the_budget():
+    best, tries = largest_batch(lambda size: allocate(10 * size), CPU, budget=50 * 2**20, max_batch_size=16)
+    assert best == 4
+    assert [t["batch_size"] for t in tries] == [1, 2, 4, 8]
+    assert [t["fits"] for t in tries] == [True, True, True, False]
+
+
+def test_largest_batch_stops_at_max_batch_size():
+    best, tries = largest_batch(lambda size: allocate(size), CPU, budget=2**30, max_batch_size=4)
+    assert best == 4 and len(tries) == 3
+
+
+def test_measure_reports_time_and_peak():
+    m = measure(lambda: allocate(32), CPU)
+    assert m.seconds > 0 and m.peak > 30 * 2**20 and m.result == allocate(1) * 32
+
+
+def test_unknown_attention_is_refused():
+    with pytest.raises(ValueError, match="unknown attention 'xformers'; accepted: sdpa, classic, sliced"):
+        use_attention(None, "xformers")

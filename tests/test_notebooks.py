@@ -1,0 +1,102 @@
+"""Every notebook under papermill: other parameter sets, and the reference fingerprints on every CPU."""
+
+import pytest
+
+from conftest import HALF_PSNR_FLOOR
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps"]
+QUICK_SPEED = {"num_inference_steps": 10, "fast_steps": 5, "repeats": 1}
+QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 96, "attention_batch_size": 1}
+QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4}
+QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
+
+
+def test_speed_seeds_give_the_same_image_at_any_batch_position_and_only_that_seed(run_notebook):
+    pair = run_notebook("01_speed", seed=0, batch_size=2, **QUICK_SPEED)
+    second_alone = run_notebook("01_speed", seed=1, batch_size=1, **QUICK_SPEED)
+    other_prompt = run_notebook("01_speed", seed=0, batch_size=1, prompt="a young warrior chief", **QUICK_SPEED)
+
+    assert pair["image_counts"] == {"float32": 2, "half": 2, "fast": 2}
+    assert second_alone["image_counts"] == {"float32": 1, "half": 1, "fast": 1}
+    first, second = pair["fingerprints"]["float32"]
+    assert second_alone["fingerprints"]["float32"] == [second]
+    assert first != second
+    assert other_prompt["fingerprints"]["float32"] != [first]
+    for results in (pair, second_alone, other_prompt):
+        assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR
+
+
+def test_speed_with_another_scheduler_repeats_itself(run_notebook, reference_results):
+    results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED)
+    again = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED)
+    assert results["fingerprints"] == again["fingerprints"]
+    assert results["fingerprints"] != reference_results("01_speed")["fingerprints"]  # 10 steps, not 50
+    assert all(value > 0 for value in results["seconds"].values())
+
+
+def test_memory_batches_are_made_of_single_seeds(run_notebook):
+    results = run_notebook("02_memory", batch_sizes=[2, 3], seed=5, **QUICK_MEMORY)
+    prints = results["fingerprints"]
+    assert results["image_counts"] == {"batch_2": 2, "batch_3": 3}
+    assert prints["batch_3"][:2] == prints["batch_2"]
+    assert prints["alone"] == prints["batch_3"][2:3]
+    assert prints["attention_classic"] == prints["attention_sdpa"] == prints["attention_sliced"]
+    assert all(peak > 0 for peak in results["peak_bytes"].values())
+    # Attention's full matrix grows with the image: the classic kernel needs more than the fused one.
+    assert results["peak_bytes"]["attention_classic"] > results["peak_bytes"]["attention_sdpa"]
+
+
+def test_memory_budget_decides_the_largest_batch(run_notebook):
+    small = run_notebook("02_memory", batch_sizes=[1], memory_budget="1KiB", **QUICK_MEMORY)
+    large = run_notebook("02_memory", batch_sizes=[1], memory_budget="20GiB", **QUICK_MEMORY)
+    assert small["largest_batch"] == 0
+    assert [t["fits"] for t in small["batch_search"]] == [False]
+    assert large["largest_batch"] == 4  # every size up to max_batch_size fits
+    assert [t["batch_size"] for t in large["batch_search"]] == [1, 2, 4]
+
+
+def test_quality_changes_move_the_images_and_repeat(run_notebook):
+    results = run_notebook("03_quality", batch_size=2, seed=3, **QUICK_QUALITY)
+    again = run_notebook("03_quality", batch_size=2, seed=3, **QUICK_QUALITY)
+    assert results["fingerprints"] == again["fingerprints"]
+    prints = results["fingerprints"]
+    assert len({tuple(p) for p in prints.values()}) == len(prints)  # each change gives other images
+    assert len(prints["base"]) == 2 and len(prints["variations"]) == 4
+    assert all(c["psnr"] < 60 for c in results["comparisons"].values())
+
+
+def test_quality_with_the_same_checkpoint_changes_nothing(run_notebook):
+    results = run_notebook("03_quality", other_model_id="tiny-random", batch_size=1, **QUICK_QUALITY)
+    assert results["fingerprints"]["other_checkpoint"] == results["fingerprints"]["base"]
+    assert float(results["comparisons"]["other checkpoint"]["psnr"]) == float("inf")  # recorded as "inf"
+
+
+def test_next_steps_keep_the_image(run_notebook):
+    results = run_notebook("04_next_steps", batch_size=2, seed=4, **QUICK_NEXT)
+    prints = results["fingerprints"]
+    assert prints["channels_last"] == prints["sdpa_math"] == prints["sdpa_flash"] == prints["baseline"]
+    assert len(prints["baseline"]) == 2
+    assert prints["tiny_vae"] != prints["baseline"]
+    assert results["seconds"]["enable_model_cpu_offload"] is None  # skipped on a CPU, with its reason
+    assert "CUDA" in results["notes"]["enable_model_cpu_offload"]
+
+
+# Parameters that change only how often a measurement repeats, never a seeded result.
+TIMING_ONLY = {"01_speed": {"repeats": 1}, "02_memory": {}, "03_quality": {}, "04_next_steps": {"repeats": 1}}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize(("capability", "threads"), [("default", "2"), ("avx2", "1")])
+def test_reference_fingerprints_under_other_instruction_sets_and_threads(
+    run_notebook, reference_results, notebook, capability, threads
+):
+    """nbval checks the native instruction set (avx512 on this project's machines) with 2 threads.
+
+    With these two runs every instruction set and both thread counts are covered.
+    """
+    env = {"ATEN_CPU_CAPABILITY": capability, "OMP_NUM_THREADS": threads}
+    results = run_notebook(notebook, env=env, **TIMING_ONLY[notebook])
+    assert results["fingerprints"] == reference_results(notebook)["fingerprints"]
+    if "psnr_half_vs_float32" in results:
+        assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR

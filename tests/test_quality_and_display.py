@@ -1,0 +1,66 @@
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from sdtutorial.display import grid, markdown_table, metric_charts, show, speedup_chart
+from sdtutorial.quality import compare, sharpness
+from sdtutorial.techniques import offload_skip_reason, sdpa_backends, should_compile, xformers_status
+
+matplotlib.use("Agg")
+
+
+def noise(seed: int, size: int = 64) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def test_blurring_lowers_sharpness():
+    image = noise(0)
+    sharp, blurred = sharpness([image, image.filter(ImageFilter.GaussianBlur(2))])
+    assert blurred < sharp / 10
+    assert sharpness([Image.new("RGB", (8, 8), "gray")]) == [0.0]
+
+
+def test_compare():
+    images, reference = [noise(1), noise(2)], [noise(1), noise(3)]
+    result = compare(images, reference)
+    assert result["psnr"] == float("inf") or result["psnr"] > 0
+    assert compare(reference, reference)["psnr"] == float("inf")
+    with pytest.raises(ValueError, match="cannot compare 2 images with 1"):
+        compare(images, reference[:1])
+
+
+def test_grid_pads_to_a_rectangle():
+    assert grid([noise(i, 8) for i in range(5)], cols=3).size == (24, 16)
+    assert grid([noise(i, 8) for i in range(4)]).size == (16, 16)
+
+
+def test_show_is_jpeg_only():
+    shown = show(noise(0))
+    assert shown.format == "jpeg" and shown.data[:2] == b"\xff\xd8"
+
+
+def test_markdown_table():
+    table = markdown_table(["a", "b"], [["x", 1.234]]).data
+    assert table == "| a | b |\n|---|---|\n| x | 1.23 |"
+
+
+def test_charts_have_one_bar_per_variant():
+    fig = speedup_chart(["a", "b"], [2.0, 1.0], [30.0, 10.0], "guide")
+    assert len(fig.axes[0].patches) == 4
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1.0x", "2.0x", "1.0x", "3.0x"]
+    assert len(metric_charts(["a", "b", "c"], {"seconds": [1, 2, 3], "MiB": [4, 5, 6]}).axes) == 2
+
+
+def test_techniques_on_a_cpu():
+    cpu = torch.device("cpu")
+    assert sdpa_backends(cpu) == ["math", "flash"]
+    assert sdpa_backends(torch.device("cuda")) == ["math", "flash", "efficient", "cudnn"]
+    assert should_compile("auto", cpu)[0] is False
+    assert should_compile("auto", torch.device("cuda"))[0] is True
+    assert should_compile(True, cpu) == (True, "compile_unet is set")
+    with pytest.raises(ValueError, match="compile_unet must be auto, True or False, got 'yes'"):
+        should_compile("yes", cpu)
+    assert "CUDA" in offload_skip_reason(cpu)
+    assert "xFormers" in xformers_status(cpu)
