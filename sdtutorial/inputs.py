@@ -1,6 +1,7 @@
 """Seeds and pipeline inputs, as in the guide's `get_inputs`."""
 
 import torch
+from diffusers.utils.torch_utils import randn_tensor
 
 
 def check_positive(name: str, value: int) -> int:
@@ -15,25 +16,44 @@ def make_generators(seed: int, count: int) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(seed + i) for i in range(check_positive("batch_size", count))]
 
 
+def starting_noise(pipeline, generators: list[torch.Generator], height: int | None = None, width: int | None = None):
+    """The starting latents the pipeline would draw from `generators`, but drawn in float32 and then cast.
+
+    A pipeline draws its noise in its own dtype, and PyTorch's CPU generator does not always give
+    float16 numbers that are the float32 ones rounded (seen with torch 2.11). Drawing in float32
+    makes a seed start from the same noise in every dtype, so half precision can be compared with
+    float32 image by image. The generators advance exactly as inside the pipeline.
+    """
+    scale = pipeline.vae_scale_factor
+    height = height or pipeline.unet.config.sample_size * scale
+    width = width or pipeline.unet.config.sample_size * scale
+    shape = (len(generators), pipeline.unet.config.in_channels, height // scale, width // scale)
+    noise = randn_tensor(shape, generator=generators, device=torch.device("cpu"), dtype=torch.float32)
+    return noise.to(device=pipeline.device, dtype=pipeline.dtype)
+
+
 def get_inputs(
     prompt: str,
     batch_size: int = 1,
     seed: int = 0,
     num_inference_steps: int = 20,
     negative_prompt: str | None = None,
+    pipeline=None,
     **extra,
 ) -> dict:
-    """Pipeline keyword arguments for `batch_size` images of `prompt`, image i seeded `seed + i`."""
+    """Pipeline keyword arguments for `batch_size` images of `prompt`, image i seeded `seed + i`.
+
+    Given the `pipeline`, the starting noise is drawn in float32 (see `starting_noise`), so the
+    same seed starts from the same noise whatever the pipeline's dtype.
+    """
     check_positive("num_inference_steps", num_inference_steps)
-    inputs = {
-        "prompt": [prompt] * check_positive("batch_size", batch_size),
-        "generator": make_generators(seed, batch_size),
-        "num_inference_steps": num_inference_steps,
-        **extra,
-    }
+    generators = make_generators(seed, check_positive("batch_size", batch_size))
+    inputs = {"prompt": [prompt] * batch_size, "generator": generators, "num_inference_steps": num_inference_steps}
     if negative_prompt is not None:
         inputs["negative_prompt"] = [negative_prompt] * batch_size
-    return inputs
+    if pipeline is not None:
+        inputs["latents"] = starting_noise(pipeline, generators, extra.get("height"), extra.get("width"))
+    return inputs | extra
 
 
 def get_prompt_inputs(prompts: list[str], seed: int = 0, num_inference_steps: int = 20, **extra) -> dict:

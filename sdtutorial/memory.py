@@ -85,12 +85,18 @@ def available_cpu_memory() -> int:
     return int(re.search(r"^MemAvailable:\s+(\d+) kB", text, re.MULTILINE).group(1)) * 1024
 
 
+def _cuda_index(device: torch.device) -> int:
+    """The index of a CUDA device; plain `cuda` means the current one."""
+    return torch.cuda.current_device() if device.index is None else device.index
+
+
 def largest_batch(
     run_batch: Callable[[int], Any], device: torch.device, budget: int, max_batch_size: int
 ) -> tuple[int, list[dict]]:
     """The largest power-of-two batch size up to `max_batch_size` whose call fits in `budget` bytes.
 
-    On CUDA the budget is enforced: the process may use only that share of the GPU
+    The budget is what a call may use on top of what is already in use (the loaded pipeline). On
+    CUDA it is enforced: the process may use only that much more of the GPU
     (`torch.cuda.set_per_process_memory_fraction`) and a size fits if it raises no out-of-memory
     error. On a CPU the measured peak of each size is compared with the budget, and a size whose
     peak, extrapolated from the last one, would not fit in the machine's free memory is not tried.
@@ -100,9 +106,11 @@ def largest_batch(
         raise ValueError("the CPU peak memory of a call can only be measured on Linux")
     if device.type == "cuda":
         total = torch.cuda.get_device_properties(device).total_memory
-        if budget > total:
-            raise ValueError(f"memory budget {format_size(budget)} is more than this GPU has ({format_size(total)})")
-        torch.cuda.set_per_process_memory_fraction(budget / total, device)
+        allowed = budget + torch.cuda.memory_allocated(device)
+        if allowed > total:
+            raise ValueError(f"memory budget {format_size(budget)} is more than this GPU has free")
+        torch.cuda.empty_cache()
+        torch.cuda.set_per_process_memory_fraction(allowed / total, _cuda_index(device))
     tries, best, size = [], 0, 1
     try:
         while size <= max_batch_size:
@@ -124,7 +132,7 @@ def largest_batch(
             best, size = size, size * 2
     finally:
         if device.type == "cuda":
-            torch.cuda.set_per_process_memory_fraction(1.0, device)
+            torch.cuda.set_per_process_memory_fraction(1.0, _cuda_index(device))
             torch.cuda.empty_cache()
     return best, tries
 

@@ -1,7 +1,9 @@
 import pytest
 import torch
+from diffusers.utils.torch_utils import randn_tensor
 
 from sdtutorial.inputs import get_inputs, get_prompt_inputs, make_generators
+from sdtutorial.loading import load_pipeline
 
 
 def test_get_inputs_matches_the_guide():
@@ -45,3 +47,24 @@ def test_generators_give_the_noise_of_their_seed():
 def test_bad_sizes_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         get_inputs("p", **kwargs)
+
+
+def float32_noise(seed: int, shape: tuple) -> torch.Tensor:
+    generators = make_generators(seed, shape[0])
+    return randn_tensor(shape, generator=generators, device=torch.device("cpu"), dtype=torch.float32)
+
+
+def test_starting_noise_is_float32_noise_cast_to_the_pipelines_dtype():
+    pipeline = load_pipeline("tiny-random", device="cpu")
+    inputs = get_inputs("p", batch_size=2, seed=3, pipeline=pipeline)
+    assert torch.equal(inputs["latents"], float32_noise(3, (2, 4, 32, 32)))
+    advanced = make_generators(3, 2)
+    for generator in advanced:  # move on as far as the pipeline's own draw would
+        torch.randn((1, 4, 32, 32), generator=generator)
+    assert [g.get_state().tolist() for g in inputs["generator"]] == [g.get_state().tolist() for g in advanced]
+
+    pipeline.to(torch.bfloat16)
+    half = get_inputs("p", batch_size=2, seed=3, pipeline=pipeline, height=96, width=96)
+    assert half["latents"].dtype == torch.bfloat16
+    assert torch.equal(half["latents"], float32_noise(3, (2, 4, 48, 48)).to(torch.bfloat16))
+    assert half["height"] == 96

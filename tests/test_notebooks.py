@@ -27,16 +27,15 @@ def test_speed_seeds_give_the_same_image_at_any_batch_position_and_only_that_see
         assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR
 
 
-def test_speed_with_another_scheduler_repeats_itself(run_notebook, reference_results):
+def test_speed_with_another_scheduler(run_notebook, reference_results):
     results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED)
-    again = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED)
-    assert results["fingerprints"] == again["fingerprints"]
     assert results["fingerprints"] != reference_results("01_speed")["fingerprints"]  # 10 steps, not 50
+    assert min(results["psnr_fast_vs_float32"]) > 20  # Euler's 5 steps land near PNDM's 10
     assert all(value > 0 for value in results["seconds"].values())
 
 
 def test_memory_batches_are_made_of_single_seeds(run_notebook):
-    results = run_notebook("02_memory", batch_sizes=[2, 3], seed=5, **QUICK_MEMORY)
+    results = run_notebook("02_memory", batch_sizes=[2, 3], seed=5, memory_budget="20GiB", **QUICK_MEMORY)
     prints = results["fingerprints"]
     assert results["image_counts"] == {"batch_2": 2, "batch_3": 3}
     assert prints["batch_3"][:2] == prints["batch_2"]
@@ -45,21 +44,18 @@ def test_memory_batches_are_made_of_single_seeds(run_notebook):
     assert all(peak > 0 for peak in results["peak_bytes"].values())
     # Attention's full matrix grows with the image: the classic kernel needs more than the fused one.
     assert results["peak_bytes"]["attention_classic"] > results["peak_bytes"]["attention_sdpa"]
+    assert results["largest_batch"] == 4  # with 20GiB every size up to max_batch_size fits
+    assert [t["batch_size"] for t in results["batch_search"]] == [1, 2, 4]
 
 
-def test_memory_budget_decides_the_largest_batch(run_notebook):
-    small = run_notebook("02_memory", batch_sizes=[1], memory_budget="1KiB", **QUICK_MEMORY)
-    large = run_notebook("02_memory", batch_sizes=[1], memory_budget="20GiB", **QUICK_MEMORY)
-    assert small["largest_batch"] == 0
-    assert [t["fits"] for t in small["batch_search"]] == [False]
-    assert large["largest_batch"] == 4  # every size up to max_batch_size fits
-    assert [t["batch_size"] for t in large["batch_search"]] == [1, 2, 4]
+def test_a_tiny_memory_budget_fits_no_batch(run_notebook):
+    results = run_notebook("02_memory", batch_sizes=[1], memory_budget="1KiB", **QUICK_MEMORY)
+    assert results["largest_batch"] == 0
+    assert [t["fits"] for t in results["batch_search"]] == [False]
 
 
-def test_quality_changes_move_the_images_and_repeat(run_notebook):
+def test_quality_changes_move_the_images(run_notebook):
     results = run_notebook("03_quality", batch_size=2, seed=3, **QUICK_QUALITY)
-    again = run_notebook("03_quality", batch_size=2, seed=3, **QUICK_QUALITY)
-    assert results["fingerprints"] == again["fingerprints"]
     prints = results["fingerprints"]
     assert len({tuple(p) for p in prints.values()}) == len(prints)  # each change gives other images
     assert len(prints["base"]) == 2 and len(prints["variations"]) == 4
