@@ -107,6 +107,9 @@ def _from_pretrained(cls, model_id: str, **kwargs):
     try:
         return cls.from_pretrained(source, use_safetensors=True, **kwargs)
     except OSError as error:
+        if Path(source).is_dir():
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ModelNotAvailableError(f"model {model_id!r} could not be loaded from its folder: {reason}") from error
         raise ModelNotAvailableError(
             f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
             f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"

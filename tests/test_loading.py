@@ -79,6 +79,15 @@ def test_unreachable_hub_model_is_one_line(monkeypatch):
     assert "tiny-random" in message
 
 
+def test_a_broken_local_folder_is_one_clear_error(tmp_path):
+    index = '{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}'
+    (tmp_path / "model_index.json").write_text(index)  # names a UNet whose folder is missing
+    message = f"model '{tmp_path}' could not be loaded from its folder: "
+    with pytest.raises(ModelNotAvailableError, match=message) as error:
+        load_pipeline(str(tmp_path), device="cpu")
+    assert "\n" not in str(error.value)
+
+
 def test_embedded_model_loads_with_stable_diffusion_classes():
     pipeline = load_pipeline("tiny-random", device="cpu")
     assert type(pipeline).__name__ == "StableDiffusionPipeline"
