@@ -6,12 +6,15 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import torch
 import yaml
 from nbclient import NotebookClient
 
 from .inputs import check_positive
 from .loading import check_scheduler, resolve_device, resolve_dtype, resolve_model
+from .memory import parse_size
 from .results import read_results
+from .techniques import should_compile
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "python3"
@@ -53,7 +56,7 @@ def parse_value(text: str):
 
 def check_parameter(name: str, value, params: dict) -> None:
     """Raise a one-line ValueError if `value` is not acceptable for the parameter `name`."""
-    if name == "model_id":
+    if name.endswith(("model_id", "vae_id")):
         resolve_model(value)
     elif name == "device":
         resolve_device(value)
@@ -66,13 +69,17 @@ def check_parameter(name: str, value, params: dict) -> None:
     elif name.endswith("batch_sizes"):
         for size in value:
             check_positive("batch_size", size)
-    elif name == "seed" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"seed must be an integer, got {value!r}")
+    elif name.endswith("budget"):
+        parse_size(value)
+    elif name == "compile_unet":
+        should_compile(value, torch.device("cpu"))
+    elif name.endswith("seed") and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
 def check_parameters(notebooks: list[Path], params: dict) -> None:
     """Refuse, before any notebook runs, parameters that no chosen notebook has or whose values are bad."""
-    known = {name: nb for nb in notebooks for name in notebook_parameters(nb)}
+    known = {name for nb in notebooks for name in notebook_parameters(nb)}
     for name, value in params.items():
         if name not in known:
             raise ValueError(f"unknown parameter {name!r}; accepted: {', '.join(sorted(known))}")
@@ -93,8 +100,11 @@ def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
     except papermill.PapermillExecutionError as error:
         entry["status"] = "failed"
         entry["error"] = f"cell {error.exec_count}: {error.ename}: {error.evalue}"
+    except Exception as error:  # a dead kernel or a timeout: record it and go on with the next notebook
+        entry["status"] = "failed"
+        entry["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     entry["seconds"] = round(time.perf_counter() - start, 2)
-    entry["results"] = read_results(nbformat.read(output, as_version=4))
+    entry["results"] = read_results(nbformat.read(output, as_version=4)) if output.exists() else {}
     return entry
 
 

@@ -27,6 +27,9 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "01", "-p", "device", "cpu", "-p", "half_dtype", "float16"], "dtype 'float16' is emulated slowly"),
         (["run", "01", "-p", "model_id", "./no/such/folder"], "model './no/such/folder': no such local folder"),
         (["run", "01", "-p", "seed", "zero"], "seed must be an integer, got 'zero'"),
+        (["run", "03", "-p", "vae_id", "./no/vae"], "model './no/vae': no such local folder"),
+        (["run", "02", "-p", "memory_budget", "16"], "memory size 16 is not a number with a unit; accepted units"),
+        (["run", "04", "-p", "compile_unet", "maybe"], "compile_unet must be auto, True or False, got 'maybe'"),
     ],
 )
 def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
