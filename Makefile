@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: tutorial test references lint environment.yml clean
+.PHONY: tutorial test references lab lint environment.yml clean
 
 $(VENV)/installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -23,6 +23,10 @@ test: $(VENV)/installed
 # The one documented way to refresh the committed reference outputs of notebooks/.
 references: $(VENV)/installed
 	$(BIN)/sdtutorial references
+
+# JupyterLab on the notebooks, in the same environment (the playground is 05_playground.ipynb).
+lab: $(VENV)/installed
+	$(BIN)/jupyter lab notebooks
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check sdtutorial tests scripts notebooks

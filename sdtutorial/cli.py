@@ -38,7 +38,7 @@ def command_run(args: argparse.Namespace) -> int:
     params.update({name: parse_value(value) for name, value in args.parameter or []})
     check_parameters(notebooks, params)
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
-    summary = run_notebooks(notebooks, params, out_dir)
+    summary = run_notebooks(notebooks, params, out_dir, html=args.html)
     print(summary_table(summary))
     print(f"outputs and summary.json in {out_dir}")
     failed = [e for e in summary if e["status"] != "ok"]
@@ -85,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
     run.add_argument("-f", "--file", action="append", help="YAML file of parameters")
     run.add_argument("-o", "--output", help="output folder (default: runs/<timestamp>)")
+    run.add_argument("--html", action="store_true", help="also export each executed notebook to HTML, images included")
     run.set_defaults(func=command_run)
     params = sub.add_parser("params", help="show a notebook's parameters")
     params.add_argument("notebook")

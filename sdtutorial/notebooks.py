@@ -86,6 +86,16 @@ def check_parameters(notebooks: list[Path], params: dict) -> None:
         check_parameter(name, value, params)
 
 
+def export_html(notebook_path: Path) -> Path:
+    """Write an executed notebook next to itself as a self-contained HTML page, images included."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(notebook_path))
+    html = notebook_path.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
 def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
     """Run one notebook with papermill into `out_dir`; return its summary entry (never raises on a cell error)."""
     own = {k: v for k, v in params.items() if k in notebook_parameters(path)}
@@ -108,13 +118,15 @@ def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
     return entry
 
 
-def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path) -> list[dict]:
+def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path, html: bool = False) -> list[dict]:
     """Run each notebook in turn, writing `out_dir/summary.json` after each so nothing is lost on failure."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = []
     for i, path in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {path.stem}", flush=True)
         summary.append(run_notebook(path, out_dir, params))
+        if html and Path(summary[-1]["output"]).exists():
+            summary[-1]["html"] = str(export_html(Path(summary[-1]["output"])))
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -17,7 +17,7 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "99_x"], "unknown notebook '99_x'; available: 01_speed, 02_memory, 03_quality, 04_next_steps"),
+        (["run", "9"], "unknown notebook '9'; available: 01_speed, 02_memory, 03_quality, 04_next_steps, 05_play"),
         (["run", "01", "-p", "colour", "red"], "unknown parameter 'colour'; accepted: "),
         (["run", "01", "-p", "fast_scheduler", "Fast"], "unknown scheduler 'Fast'; accepted: DDIMScheduler"),
         (["run", "01", "-p", "num_inference_steps", "0"], "num_inference_steps must be an integer of at least 1"),
@@ -73,7 +73,7 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     params.write_text("num_inference_steps: 4\nfast_steps: 2\nrepeats: 1\n")
     out_dir = tmp_path / "run"
     done = subprocess.run(
-        [*SDTUTORIAL, "run", "01_speed", "-f", str(params), "-p", "seed", "7", "-o", str(out_dir)],
+        [*SDTUTORIAL, "run", "01_speed", "-f", str(params), "-p", "seed", "7", "-o", str(out_dir), "--html"],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -83,6 +83,8 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     assert summary[0]["parameters"] == {"num_inference_steps": 4, "fast_steps": 2, "repeats": 1, "seed": 7}
     assert len(summary[0]["results"]["fingerprints"]["float32"]) == 1
     assert (out_dir / "01_speed.ipynb").is_file()
+    page = (out_dir / "01_speed.html").read_text()
+    assert page.count('src="data:image/') >= 4  # three grids and the chart travel inside the page
     assert {p.name: p.read_bytes() for p in notebooks_dir.iterdir()} == before
 
 

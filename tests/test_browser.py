@@ -1,0 +1,92 @@
+"""The playground in the real thing: JupyterLab in headless Chromium, driven by Playwright."""
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import NOTEBOOKS
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# Debian's chromium (apt-get install chromium); Playwright cannot download its own browser here.
+CHROMIUM = os.environ.get("SDTUTORIAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on a loopback port with a token, serving a copy of the playground; stopped after."""
+    shutil.copy(NOTEBOOKS / "05_playground.ipynb", tmp_path)
+    # JupyterLab renders only the cells in view by default; render them all so the panel is there to click.
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port, token = free_port(), secrets.token_hex(16)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
+         f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+         "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "jupyterlab.log", "w"), cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 60 s")
+        yield url, token, tmp_path
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_notebook):
+    from playwright.sync_api import expect, sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"no browser at {CHROMIUM}: apt-get install chromium, or set SDTUTORIAL_CHROMIUM"
+    url, token, folder = jupyterlab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/05_playground.ipynb?token={token}")
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)  # kernel up
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            generate = page.get_by_role("button", name="Generate")
+            generate.wait_for(timeout=120_000)
+            generate.click()
+            shown = page.locator(".sdtutorial-fingerprints")
+            expect(shown).to_have_text(re.compile(r"^[0-9a-f]{16}$"), timeout=120_000)
+            fingerprint_shown = shown.inner_text()
+            expect(page.locator(".sdtutorial-status")).to_contain_text("1 image(s) in")
+            expect(page.locator(".jupyter-widgets img").first).to_be_visible()
+            page.screenshot(path=folder / "playground.png", full_page=True)
+        finally:
+            browser.close()
+    under_papermill = run_notebook("05_playground", generate_on_start=True)
+    assert [fingerprint_shown] == under_papermill["fingerprints"]["playground"]
