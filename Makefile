@@ -26,7 +26,7 @@ references: $(VENV)/installed
 
 # JupyterLab on the notebooks, in the same environment (the playground is 05_playground.ipynb).
 lab: $(VENV)/installed
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check sdtutorial tests scripts notebooks
