@@ -42,7 +42,7 @@ def jupyterlab(tmp_path):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
-         f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+         f"--LabApp.user_settings_dir={tmp_path / 'settings'}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
          "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "jupyterlab.log", "w"), cwd=tmp_path,
     )
@@ -77,6 +77,7 @@ def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_
             page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)  # kernel up
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            page.get_by_text("[1]:").first.wait_for(timeout=60_000)  # the first cell has run
             generate = page.get_by_role("button", name="Generate")
             generate.wait_for(timeout=120_000)
             generate.click()
@@ -85,8 +86,8 @@ def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_
             fingerprint_shown = shown.inner_text()
             expect(page.locator(".sdtutorial-status")).to_contain_text("1 image(s) in")
             expect(page.locator(".jupyter-widgets img").first).to_be_visible()
-            page.screenshot(path=folder / "playground.png", full_page=True)
         finally:
+            page.screenshot(path=folder / "playground.png", full_page=True)  # on failure too, to see why
             browser.close()
     under_papermill = run_notebook("05_playground", generate_on_start=True)
     assert [fingerprint_shown] == under_papermill["fingerprints"]["playground"]

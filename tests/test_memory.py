@@ -43,6 +43,11 @@ def test_largest_batch_on_cpu_compares_measured_peaks_with_the_budget():
     assert [t["fits"] for t in tries] == [True, True, True, False]
 
 
+def test_a_budget_below_one_image_fits_no_batch():
+    best, tries = largest_batch(lambda size: allocate(4 * size), CPU, budget=1024, max_batch_size=16)
+    assert best == 0 and [t["fits"] for t in tries] == [False]
+
+
 def test_largest_batch_stops_at_max_batch_size():
     best, tries = largest_batch(lambda size: allocate(size), CPU, budget=2**30, max_batch_size=4)
     assert best == 4 and len(tries) == 3

@@ -12,18 +12,16 @@ QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4}
 QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
 
 
-def test_speed_seeds_give_the_same_image_at_any_batch_position_and_only_that_seed(run_notebook):
+def test_speed_seeds_give_the_same_image_at_any_batch_position(run_notebook):
     pair = run_notebook("01_speed", seed=0, batch_size=2, **QUICK_SPEED)
     second_alone = run_notebook("01_speed", seed=1, batch_size=1, **QUICK_SPEED)
-    other_prompt = run_notebook("01_speed", seed=0, batch_size=1, prompt="a young warrior chief", **QUICK_SPEED)
 
     assert pair["image_counts"] == {"float32": 2, "half": 2, "fast": 2}
     assert second_alone["image_counts"] == {"float32": 1, "half": 1, "fast": 1}
     first, second = pair["fingerprints"]["float32"]
     assert second_alone["fingerprints"]["float32"] == [second]
     assert first != second
-    assert other_prompt["fingerprints"]["float32"] != [first]
-    for results in (pair, second_alone, other_prompt):
+    for results in (pair, second_alone):
         assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR
 
 
@@ -47,11 +45,6 @@ def test_memory_batches_are_made_of_single_seeds(run_notebook):
     assert results["largest_batch"] == 4  # with 20GiB every size up to max_batch_size fits
     assert [t["batch_size"] for t in results["batch_search"]] == [1, 2, 4]
 
-
-def test_a_tiny_memory_budget_fits_no_batch(run_notebook):
-    results = run_notebook("02_memory", batch_sizes=[1], memory_budget="1KiB", **QUICK_MEMORY)
-    assert results["largest_batch"] == 0
-    assert [t["fits"] for t in results["batch_search"]] == [False]
 
 
 def test_quality_changes_move_the_images(run_notebook):
