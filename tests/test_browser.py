@@ -3,7 +3,6 @@
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import NOTEBOOKS
@@ -33,11 +33,16 @@ def free_port() -> int:
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on a loopback port with a token, serving a copy of the playground; stopped after."""
-    shutil.copy(NOTEBOOKS / "05_playground.ipynb", tmp_path)
-    # JupyterLab renders only the cells in view by default; render them all so the panel is there to click.
+    notebook = nbformat.read(NOTEBOOKS / "05_playground.ipynb", as_version=4)
+    for cell in notebook.cells:  # without the reference outputs, a prompt like [1]: means this run ran it
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(notebook, tmp_path / "05_playground.ipynb")
+    # JupyterLab renders only the cells in view by default: render them all, so the panel is there to
+    # click; and start the notebook's kernel without asking, so no kernel dialog stops the run.
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none", "autoStartDefaultKernel": true}')
     port, token = free_port(), secrets.token_hex(16)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -74,10 +79,10 @@ def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/05_playground.ipynb?token={token}")
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            page.get_by_text("Kernel status: Idle").first.wait_for(state="attached", timeout=60_000)  # kernel up
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # kernel connected
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            page.get_by_text("[1]:").first.wait_for(timeout=60_000)  # the first cell has run
+            page.get_by_text("[1]:").first.wait_for(timeout=60_000)
             generate = page.get_by_role("button", name="Generate")
             generate.wait_for(timeout=120_000)
             generate.click()
