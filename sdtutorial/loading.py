@@ -28,6 +28,11 @@ class ModelNotAvailableError(OSError):
     """A model could not be found locally or fetched from the hub."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type name when the message is empty."""
+    return str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn a device name into a torch.device; `auto` picks cuda, then mps, then cpu."""
     available = ["cpu"]
@@ -108,8 +113,9 @@ def _from_pretrained(cls, model_id: str, **kwargs):
         return cls.from_pretrained(source, use_safetensors=True, **kwargs)
     except OSError as error:
         if Path(source).is_dir():
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelNotAvailableError(f"model {model_id!r} could not be loaded from its folder: {reason}") from error
+            raise ModelNotAvailableError(
+                f"model {model_id!r} could not be loaded from its folder: {first_line(error)}"
+            ) from error
         raise ModelNotAvailableError(
             f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
             f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"

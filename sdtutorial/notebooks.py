@@ -11,7 +11,7 @@ import yaml
 from nbclient import NotebookClient
 
 from .inputs import check_positive
-from .loading import check_scheduler, resolve_device, resolve_dtype, resolve_model
+from .loading import check_scheduler, first_line, resolve_device, resolve_dtype, resolve_model
 from .memory import parse_size
 from .results import read_results
 from .techniques import should_compile
@@ -112,7 +112,7 @@ def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
         entry["error"] = f"cell {error.exec_count}: {error.ename}: {error.evalue}"
     except Exception as error:  # a dead kernel or a timeout: record it and go on with the next notebook
         entry["status"] = "failed"
-        entry["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        entry["error"] = f"{type(error).__name__}: {first_line(error)}"
     entry["seconds"] = round(time.perf_counter() - start, 2)
     entry["results"] = read_results(nbformat.read(output, as_version=4)) if output.exists() else {}
     return entry

@@ -9,7 +9,7 @@ from IPython.display import display
 from .display import grid, show
 from .fingerprint import fingerprint
 from .inputs import get_inputs
-from .loading import DTYPES, load_pipeline, set_scheduler
+from .loading import DTYPES, first_line, load_pipeline, set_scheduler
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Playground:
         try:
             self.last = generate(settings, self.pipelines, on_step=lambda step: setattr(self.progress, "value", step))
         except (ValueError, TypeError, OSError) as error:
-            self.error.value = f"<span style='color:#b00'>{type(error).__name__}: {str(error).splitlines()[0]}</span>"
+            self.error.value = f"<span style='color:#b00'>{type(error).__name__}: {first_line(error)}</span>"
             return None
         finally:
             self.button.disabled = False

@@ -8,6 +8,7 @@ from sdtutorial.loading import (
     EMBEDDED_MODELS,
     ModelNotAvailableError,
     check_scheduler,
+    first_line,
     load_pipeline,
     resolve_device,
     resolve_dtype,
@@ -121,3 +122,8 @@ def test_incompatible_scheduler_is_refused():
     pipeline.scheduler = LCMScheduler.from_config(pipeline.scheduler.config)  # lists only itself as compatible
     with pytest.raises(ValueError, match="does not fit this pipeline"):
         set_scheduler(pipeline, "DDIMScheduler")
+
+
+def test_first_line_of_an_error():
+    assert first_line(ValueError("bad value\nmore detail")) == "bad value"
+    assert first_line(RuntimeError("")) == "RuntimeError"
