@@ -6,6 +6,8 @@ import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, DiffusionPipeline, schedulers
 from diffusers.schedulers import KarrasDiffusionSchedulers
 
+from .architecture import build_model, build_pipeline
+
 MODELS_DIR = Path(__file__).parent / "models"
 EMBEDDED_MODELS = {
     "tiny-random": "pipeline: Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise "
@@ -16,7 +18,16 @@ EMBEDDED_MODELS = {
     "stabilityai/sd-vae-ft-mse in the quality lesson.",
     "tiny-random-taesd": "AutoencoderTiny: a tiny decoder for tiny-random's latents, standing in for "
     "madebyollin/taesd in the next-steps lesson.",
+    "sd15-arch": "pipeline: Stable Diffusion v1.5's exact architecture (UNet 859.5M parameters, its VAE, a "
+    "CLIP ViT-L/14-sized text encoder) with random weights made at load time in seconds. Images are noise: "
+    "for time and memory only, at the real model's cost. Try height and width 256 on a CPU.",
+    "sd15-arch-taesd": "AutoencoderTiny: madebyollin/taesd's architecture with random weights, the tiny "
+    "decoder for sd15-arch; for time and memory only.",
 }
+# The tiny decoder (TAESD) for each model's latents; for a hub model, TAESD itself.
+TINY_VAES = {"tiny-random": "tiny-random-taesd", "tiny-random-v2": "tiny-random-taesd", "sd15-arch": "sd15-arch-taesd"}
+# Embedded models shipped as configs only: their weights are random, drawn when they are loaded.
+ARCHITECTURE_ONLY_MODELS = ("sd15-arch", "sd15-arch-taesd")
 DEFAULT_MODEL = "tiny-random"
 LEGACY_HUB_IDS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -79,6 +90,11 @@ def resolve_model(model_id: str) -> str:
     return LEGACY_HUB_IDS.get(model_id, model_id)
 
 
+def tiny_vae_for(model_id: str) -> str:
+    """The tiny decoder that fits `model_id`'s latents: an embedded one, or madebyollin/taesd for Stable Diffusion."""
+    return TINY_VAES.get(model_id, "madebyollin/taesd")
+
+
 def check_scheduler(name: str) -> str:
     """Return `name` if diffusers has a scheduler of that name, else raise."""
     if name not in SCHEDULERS:
@@ -130,7 +146,10 @@ def load_pipeline(
     torch_dtype = resolve_dtype(dtype, torch_device)
     if scheduler is not None:
         check_scheduler(scheduler)
-    pipeline = _from_pretrained(DiffusionPipeline, model_id, dtype=torch_dtype)
+    if model_id in ARCHITECTURE_ONLY_MODELS:
+        pipeline = build_pipeline(MODELS_DIR / model_id, torch_dtype)
+    else:
+        pipeline = _from_pretrained(DiffusionPipeline, model_id, dtype=torch_dtype)
     avoid_cpu_bf16_flash_attention_bug(torch_device, torch_dtype)
     pipeline = pipeline.to(torch_device)
     if scheduler is not None:
@@ -143,4 +162,6 @@ def load_vae(model_id: str, device: str = "auto", dtype: str = "auto") -> Autoen
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     cls = AutoencoderTiny if "taesd" in model_id.lower() else AutoencoderKL
+    if model_id in ARCHITECTURE_ONLY_MODELS:
+        return build_model(cls, MODELS_DIR / model_id, torch_dtype).to(torch_device)
     return _from_pretrained(cls, model_id, dtype=torch_dtype).to(torch_device)
