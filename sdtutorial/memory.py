@@ -14,7 +14,9 @@ import torch
 from .timing import time_call
 
 UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+# glibc's thresholds once its own adjustment has grown them for large blocks (the 64-bit maximum, and twice it).
+STEADY_MMAP_THRESHOLD, STEADY_TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
 
 
 def parse_size(text: str) -> int:
@@ -48,14 +50,25 @@ def _reset_cpu_peak() -> int:
     glibc keeps freed blocks for reuse, so resident memory would stay high after a call and hide the
     next call's peak. A fixed mmap threshold makes every block of 128 KiB or more (every tensor that
     matters) come from the OS and go back to it when freed; malloc_trim releases what is left over.
-    The price is page faults, which slow CPU runs a little once a peak has been measured. Writing 5 to
-    /proc/self/clear_refs sets the kernel's peak (VmHWM) back to the current resident size (VmRSS).
+    Writing 5 to /proc/self/clear_refs sets the kernel's peak (VmHWM) back to the current size (VmRSS).
     """
     libc = ctypes.CDLL("libc.so.6")
     libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
     libc.malloc_trim(0)
     Path("/proc/self/clear_refs").write_text("5")
     return _status_bytes("VmRSS")
+
+
+def _end_cpu_peak() -> None:
+    """Put glibc's thresholds where its own adjustment leaves them, so that later calls run at full speed.
+
+    Under the 128 KiB threshold every large tensor costs an mmap and fresh page faults: sd15-arch's
+    calls took 6.3 s instead of 4.0 s. Setting a threshold switches glibc's adjustment off for good,
+    so the steady values are set explicitly.
+    """
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(M_MMAP_THRESHOLD, STEADY_MMAP_THRESHOLD)
+    libc.mallopt(M_TRIM_THRESHOLD, STEADY_TRIM_THRESHOLD)
 
 
 def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int | None]:
@@ -74,8 +87,11 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int |
         return result, torch.cuda.max_memory_allocated(device) - before
     if device.type == "cpu" and cpu_peak_supported():
         before = _reset_cpu_peak()
-        result = fn()
-        return result, _status_bytes("VmHWM") - before
+        try:
+            result = fn()
+            return result, _status_bytes("VmHWM") - before
+        finally:
+            _end_cpu_peak()
     return fn(), None
 
 

@@ -1,8 +1,19 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from sdtutorial.memory import format_size, largest_batch, measure, parse_size, peak_memory, use_attention
+from sdtutorial.memory import (
+    cpu_peak_supported,
+    format_size,
+    largest_batch,
+    measure,
+    parse_size,
+    peak_memory,
+    use_attention,
+)
 
 CPU = torch.device("cpu")
 
@@ -61,3 +72,36 @@ def test_measure_reports_time_and_peak():
 def test_unknown_attention_is_refused():
     with pytest.raises(ValueError, match="unknown attention 'xformers'; accepted: sdpa, classic, sliced"):
         use_attention(None, "xformers")
+
+
+MMAPPED_BLOCKS_SCRIPT = """
+import ctypes, torch
+from sdtutorial.memory import peak_memory
+
+class MallocInfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+                "fordblks keepcost".split()]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallocInfo
+libc.malloc.restype = ctypes.c_void_p
+
+def mmapped_blocks_for_one_mebibyte():
+    before = libc.mallinfo2().hblks
+    block = libc.malloc(2**20)
+    after = libc.mallinfo2().hblks
+    libc.free(ctypes.c_void_p(block))
+    return after - before
+
+inside, _ = peak_memory(mmapped_blocks_for_one_mebibyte, torch.device("cpu"))
+print(inside, mmapped_blocks_for_one_mebibyte())
+"""
+
+
+@pytest.mark.skipif(not cpu_peak_supported(), reason="CPU peaks are measured on Linux with glibc only")
+def test_cpu_peak_maps_large_blocks_only_while_it_measures():
+    # A fresh process, whose heap has no large free blocks that glibc would hand out instead of mapping.
+    done = subprocess.run([sys.executable, "-c", MMAPPED_BLOCKS_SCRIPT], capture_output=True, text=True, check=True)
+    inside, afterwards = done.stdout.split()
+    assert inside == "1"  # while measuring, a freed tensor leaves resident memory, so the next peak shows
+    assert afterwards == "0"  # afterwards glibc keeps large blocks for reuse again: later calls stay fast
