@@ -14,7 +14,7 @@ from .inputs import check_positive
 from .loading import check_scheduler, first_line, resolve_device, resolve_dtype, resolve_model
 from .memory import parse_size
 from .results import read_results
-from .techniques import should_compile
+from .techniques import should_compile, should_run_real_scale
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "python3"
@@ -73,6 +73,10 @@ def check_parameter(name: str, value, params: dict) -> None:
         parse_size(value)
     elif name == "compile_unet":
         should_compile(value, torch.device("cpu"))
+    elif name == "real_scale":
+        should_run_real_scale(value, torch.device("cpu"))
+    elif name == "real_scale_size" and check_positive(name, value) % 8:
+        raise ValueError(f"{name} must be a multiple of 8, got {value}")
     elif name.endswith("seed") and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
 

@@ -18,15 +18,28 @@ def sdpa_backends(device: torch.device) -> list[str]:
     return list(SDPA_BACKENDS) if device.type == "cuda" else ["math", "flash"]
 
 
-def should_compile(compile_unet: str | bool, device: torch.device) -> tuple[bool, str]:
-    """Decide whether to torch.compile the UNet: `auto` compiles on a GPU only. Returns the decision and why."""
-    if compile_unet not in ("auto", True, False):
-        raise ValueError(f"compile_unet must be auto, True or False, got {compile_unet!r}")
-    if compile_unet == "auto":
+def gpu_only_by_default(name: str, value: str | bool, device: torch.device, cpu_reason: str) -> tuple[bool, str]:
+    """Decide an `auto`/True/False switch that `auto` turns on for a GPU only. Returns the decision and why."""
+    if value not in ("auto", True, False):
+        raise ValueError(f"{name} must be auto, True or False, got {value!r}")
+    if value == "auto":
         if device.type == "cuda":
-            return True, "auto: compiling on a GPU"
-        return False, "auto: not compiled on a CPU, where compiling takes about a minute for a small gain"
-    return bool(compile_unet), "compile_unet is set"
+            return True, f"auto: {name} is on for a GPU"
+        return False, f"auto: {cpu_reason}"
+    return bool(value), f"{name} is set"
+
+
+def should_compile(compile_unet: str | bool, device: torch.device) -> tuple[bool, str]:
+    """Decide whether to torch.compile the UNet: `auto` compiles on a GPU only."""
+    reason = "not compiled on a CPU, where compiling takes about a minute for a small gain"
+    return gpu_only_by_default("compile_unet", compile_unet, device, reason)
+
+
+def should_run_real_scale(real_scale: str | bool, device: torch.device) -> tuple[bool, str]:
+    """Decide whether a notebook runs its real-scale part (the benchmark on sd15-arch): `auto` on a GPU only."""
+    reason = ("the real-scale part runs on a GPU; on a CPU one float32 image at 512x512 takes minutes "
+              "(real_scale=True with real_scale_size=256 runs it anyway)")
+    return gpu_only_by_default("real_scale", real_scale, device, reason)
 
 
 def offload_skip_reason(device: torch.device) -> str | None:
