@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: tutorial test references lab lint environment.yml clean
+.PHONY: tutorial test references bench lab lint environment.yml clean
 
 $(VENV)/installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -23,6 +23,12 @@ test: $(VENV)/installed
 # The one documented way to refresh the committed reference outputs of notebooks/.
 references: $(VENV)/installed
 	$(BIN)/sdtutorial references
+
+# The guide's variants on Stable Diffusion v1.5's architecture (sd15-arch), side by side; about 6 minutes on 2 CPU
+# cores at 256x256. On a GPU: make bench BENCH_ARGS="--memory-budget 16GiB".
+BENCH_ARGS ?= --height 256 --width 256
+bench: $(VENV)/installed
+	$(BIN)/sdtutorial bench --model sd15-arch $(BENCH_ARGS)
 
 # JupyterLab on the notebooks, in the same environment (the playground is 05_playground.ipynb).
 lab: $(VENV)/installed

@@ -1,4 +1,4 @@
-"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models."""
+"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models, benchmark."""
 
 import argparse
 import sys
@@ -76,6 +76,30 @@ def command_references(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_bench(args: argparse.Namespace) -> int:
+    """Measure the guide's speed and memory variants on one model and device; print and save the table."""
+    import diffusers
+    import transformers
+
+    from .bench import Settings, markdown, run_bench, write_outputs
+
+    diffusers.utils.logging.disable_progress_bar()  # the benchmark loads models several times; one bar is enough
+    transformers.utils.logging.disable_progress_bar()
+
+    compile_unet = {"auto": "auto", "on": True, "off": False}[args.compile]
+    settings = Settings(
+        model_id=args.model, device=args.device, height=args.height, width=args.width, batch_size=args.batch_size,
+        repeats=args.repeats, prompt=args.prompt, seed=args.seed, compile_unet=compile_unet, tiny_vae_id=args.tiny_vae,
+        memory_budget=args.memory_budget, max_batch_size=args.max_batch_size, quick=args.quick, variants=args.variant,
+    )
+    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("bench-%Y%m%d-%H%M%S"))
+    report = run_bench(settings)
+    paths = write_outputs(report, out_dir)
+    print(markdown(report))
+    print("wrote " + ", ".join(str(path) for path in paths.values()))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     top = argparse.ArgumentParser(prog="sdtutorial", description=__doc__)
@@ -94,6 +118,25 @@ def parser() -> argparse.ArgumentParser:
     refs = sub.add_parser("references", help="re-execute notebooks in place to refresh the reference outputs")
     refs.add_argument("notebooks", nargs="*")
     refs.set_defaults(func=command_references)
+    bench = sub.add_parser("bench", help="measure the guide's speed and memory variants side by side")
+    bench.add_argument("--model", default="sd15-arch", help="model id (default: sd15-arch, SD v1.5's architecture)")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    bench.add_argument("--height", type=int, help="image height in pixels (default: the model's; try 256 on a CPU)")
+    bench.add_argument("--width", type=int, help="image width in pixels (default: the model's)")
+    bench.add_argument("--batch-size", type=int, default=1, help="images per call (default: 1)")
+    bench.add_argument("--repeats", type=int, help="timed calls per variant (default: 3 on a GPU, 1 on a CPU)")
+    bench.add_argument("--prompt", default="portrait photo of a old warrior chief")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                       help="torch.compile variant: auto runs it on a GPU only")
+    bench.add_argument("--tiny-vae", help="tiny decoder id (default: the one that fits the model)")
+    bench.add_argument("--memory-budget", help="search the largest batch within this much memory, weights included, "
+                       "e.g. 16GiB to emulate a T4")
+    bench.add_argument("--max-batch-size", type=int, default=32, help="largest batch the search tries (default: 32)")
+    bench.add_argument("--quick", action="store_true", help="smoke run: a tenth of the steps, one repeat")
+    bench.add_argument("--variant", action="append", help="only this variant (repeatable; the baseline runs always)")
+    bench.add_argument("-o", "--output", help="output folder (default: runs/bench-<timestamp>)")
+    bench.set_defaults(func=command_bench)
     return top
 
 

@@ -3,6 +3,7 @@
 import io
 import math
 import platform
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -44,6 +45,21 @@ def speedup_chart(labels: list[str], seconds: list[float], reference: list[float
     ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))], labels)
     ax.set_ylabel(f"speedup over {labels[0]}")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def bench_chart(rows: list[dict], title: str = ""):
+    """Horizontal bars of seconds per image for benchmark rows, labelled with their speedup and peak memory."""
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.6))
+    labels = [textwrap.fill(row["variant"], 40) for row in rows][::-1]
+    bars = ax.barh(labels, [row["seconds_per_image"] for row in rows][::-1])
+    notes = [f"{row['speedup']:.1f}x, {row.get('peak_memory_text', 'n/a')}" if row.get("speedup") else ""
+             for row in rows][::-1]
+    ax.bar_label(bars, labels=notes, padding=3)
+    ax.set_xlabel("seconds per image; labels: speedup over the baseline, peak memory")
+    ax.set_title(textwrap.fill(title, 90), fontsize=9)
+    ax.margins(x=0.3)
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,471 @@
+"""`sdtutorial bench`: the guide's speed and memory lessons measured side by side on one model and device.
+
+Every variant runs on the same pipeline with the same prompt, seed and size. Each one is warmed up
+with a short call (which is also when `torch.compile` compiles), then timed over `repeats` calls with
+the device synchronized, and its median reported; then its peak memory is measured on another short
+call, since a call's peak does not grow with its number of steps. Speedups are against the guide's
+baseline (float32, PNDM, 50 steps) measured in the same run.
+"""
+
+import csv
+import dataclasses
+import gc
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from tqdm.auto import tqdm
+
+from .inputs import check_positive, get_inputs
+from .loading import (
+    ModelNotAvailableError,
+    first_line,
+    load_pipeline,
+    load_vae,
+    resolve_device,
+    resolve_dtype,
+    resolve_model,
+    set_scheduler,
+    tiny_vae_for,
+)
+from .memory import format_size, largest_batch, parse_size, peak_memory, use_attention
+from .techniques import offload_skip_reason, should_compile
+from .timing import time_call
+
+FAST_SCHEDULER = "DPMSolverMultistepScheduler"
+BEST_MARGIN = 0.02  # an option joins the best combination if it made the fast setting at least this much faster
+SHORT_CALL_STEPS = 2  # warm-up, peak memory and batch-search calls: enough to run every part of the pipeline
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One pipeline setting. The defaults are the guide's fast setting: half precision, DPMSolver, 20 steps."""
+
+    name: str
+    dtype: str = "half"
+    scheduler: str | None = FAST_SCHEDULER  # None: the model's own (PNDM for Stable Diffusion)
+    steps: int = 20
+    attention: str = "sdpa"
+    channels_last: bool = False
+    compile: bool = False
+    vae_slicing: bool = False
+    tiny_vae: bool = False
+    offload: str | None = None  # "model" or "sequential" CPU offload
+
+    @property
+    def saves_memory(self) -> bool:
+        """Whether this variant uses a technique of the guide's memory section (slicing) or offloading."""
+        return self.attention == "sliced" or self.vae_slicing or self.offload is not None
+
+    def options(self) -> dict:
+        """The settings in which this variant differs from the fast setting."""
+        fast = Variant("fast")
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "name" and getattr(self, f.name) != getattr(fast, f.name)}
+
+
+BASELINE = Variant("baseline: float32, PNDM 50", dtype="float32", scheduler=None, steps=50)
+HALF = Variant("half, PNDM 50", scheduler=None, steps=50)
+FAST = Variant("half, DPMSolver 20")
+VARIANTS = (
+    BASELINE,
+    HALF,
+    FAST,
+    Variant("+ attention slicing", attention="sliced"),
+    Variant("+ classic attention (no SDPA)", attention="classic"),
+    Variant("+ VAE slicing", vae_slicing=True),
+    Variant("+ tiny VAE decoder", tiny_vae=True),
+    # After a round trip to channels_last, sd15-arch's UNet ran 5-10% faster on this project's CPU even in the
+    # default layout, so the layout-changing variants come after the others they are compared with.
+    Variant("+ torch.compile", compile=True),
+    Variant("+ channels_last", channels_last=True),
+    Variant("+ model CPU offload", offload="model"),
+    Variant("+ sequential CPU offload", offload="sequential"),
+)
+# What the notebooks' real-scale parts run: the speed lessons, and the memory ones.
+SPEED_VARIANTS = [v.name for v in VARIANTS if not v.offload]
+MEMORY_VARIANTS = [v.name for v in VARIANTS if v == FAST or v.saves_memory]
+# Memory savers tried in the batch-size search, on top of the fast setting.
+MEMORY_SAVERS = {
+    "none": {},
+    "attention slicing": {"attention": "sliced"},
+    "VAE slicing": {"vae_slicing": True},
+    "attention + VAE slicing": {"attention": "sliced", "vae_slicing": True},
+}
+
+
+@dataclass
+class Settings:
+    """What `run_bench` measures, and how."""
+
+    model_id: str = "sd15-arch"
+    device: str = "auto"
+    height: int | None = None  # default: the model's own size
+    width: int | None = None
+    batch_size: int = 1
+    repeats: int | None = None  # default: 3 on a GPU, 1 on a CPU, where one baseline image takes minutes
+    prompt: str = "portrait photo of a old warrior chief"
+    seed: int = 0
+    compile_unet: str | bool = "auto"
+    tiny_vae_id: str | None = None  # default: the tiny decoder that fits model_id
+    memory_budget: str | None = None  # e.g. 16GiB (a T4): weights included; None skips the batch search
+    max_batch_size: int = 32
+    quick: bool = False  # a smoke run: a tenth of the steps, one repeat, batches up to 4
+    variants: list[str] | None = None  # names of VARIANTS to run (default: all); the best combination is added
+
+    def __post_init__(self):
+        check_positive("batch_size", self.batch_size)
+        check_positive("max_batch_size", self.max_batch_size)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer of at least 0, got {self.seed!r}")
+        if self.repeats is not None:
+            check_positive("repeats", self.repeats)
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value is not None and (check_positive(name, value) % 8):
+                raise ValueError(f"{name} must be a multiple of 8, got {value}")
+        if self.memory_budget is not None:
+            parse_size(self.memory_budget)
+        resolve_model(self.model_id)
+        should_compile(self.compile_unet, torch.device("cpu"))
+        known = [v.name for v in VARIANTS]
+        unknown = [name for name in self.variants or [] if name not in known]
+        if unknown:
+            raise ValueError(f"unknown variant {unknown[0]!r}; accepted: {', '.join(known)}")
+
+
+@dataclass
+class Report:
+    """What a benchmark run measured. `rows` carry the numbers; `to_dict` is what bench.json holds."""
+
+    settings: dict
+    environment: dict
+    rows: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    batch_search: dict | None = None
+    seconds: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class PipelineClock:
+    """Calls the pipeline and adds up the seconds spent inside those calls, to tell them from overhead."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, pipeline, inputs: dict) -> list:
+        start = time.perf_counter()
+        try:
+            return pipeline(**inputs).images
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+class Pipelines:
+    """The pipeline under test in one dtype at a time (loading a model is seconds; two copies may not fit)."""
+
+    def __init__(self, settings: Settings, device: torch.device):
+        self.settings, self.device = settings, device
+        self.current: tuple[str, object] | None = None
+        self.tiny_vaes: dict[str, object] = {}
+        self.compiled: torch.nn.Module | None = None  # the current pipeline's compiled UNet, compiled once
+        self.load_seconds = 0.0
+
+    def get(self, dtype: str):
+        if self.current is None or self.current[0] != dtype:
+            self.current = self.compiled = None
+            gc.collect()
+            self.current = (dtype, self.load(dtype, self.device.type))
+        return self.current[1]
+
+    def load(self, dtype: str, device: str):
+        start = time.perf_counter()
+        pipeline = load_pipeline(self.settings.model_id, device=device, dtype=dtype)
+        pipeline.set_progress_bar_config(disable=True)
+        self.load_seconds += time.perf_counter() - start
+        return pipeline
+
+    def tiny_vae(self, dtype: str):
+        if dtype not in self.tiny_vaes:
+            start = time.perf_counter()
+            vae_id = self.settings.tiny_vae_id or tiny_vae_for(self.settings.model_id)
+            self.tiny_vaes[dtype] = load_vae(vae_id, device=self.device.type, dtype=dtype)
+            self.load_seconds += time.perf_counter() - start
+        return self.tiny_vaes[dtype]
+
+
+def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipelines: Pipelines) -> str | None:
+    """Why `variant` cannot run here, or None."""
+    if variant.compile:
+        compile_now, reason = should_compile(settings.compile_unet, device)
+        if not compile_now:
+            return reason + " (--compile on runs it)" if settings.compile_unet == "auto" else reason
+    if variant.offload:
+        return offload_skip_reason(device)
+    if variant.tiny_vae:
+        try:
+            pipelines.tiny_vae(variant.dtype)
+        except (ModelNotAvailableError, ValueError) as error:
+            return f"no tiny VAE decoder: {first_line(error)}"
+    if variant.dtype != "float32":
+        try:
+            resolve_dtype(variant.dtype, device)
+        except ValueError as error:
+            return first_line(error)
+    return None
+
+
+def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], None]:
+    """Apply `variant`'s settings to `pipeline`; return a function that undoes them."""
+    scheduler, vae, unet = pipeline.scheduler, pipeline.vae, pipeline.unet
+    if variant.scheduler:
+        set_scheduler(pipeline, variant.scheduler)
+    use_attention(pipeline, variant.attention)
+    if variant.channels_last:
+        pipeline.unet.to(memory_format=torch.channels_last)
+    if variant.tiny_vae:
+        pipeline.vae = pipelines.tiny_vae(variant.dtype)
+    if variant.vae_slicing:
+        pipeline.vae.enable_slicing()
+    if variant.compile:
+        if pipelines.compiled is None:
+            pipelines.compiled = torch.compile(unet)
+        pipeline.unet = pipelines.compiled
+
+    def undo():
+        pipeline.vae.disable_slicing()
+        pipeline.scheduler, pipeline.vae, pipeline.unet = scheduler, vae, unet
+        unet.to(memory_format=torch.contiguous_format)
+        use_attention(pipeline, "sdpa")
+
+    return undo
+
+
+def quick_steps(steps: int, quick: bool) -> int:
+    return max(2, steps // 10) if quick else steps
+
+
+def run_bench(settings: Settings, progress: bool = True) -> Report:
+    """Measure every variant of `settings`, then the best combination, then the batch-size search."""
+    start = time.perf_counter()
+    device = resolve_device(settings.device)
+    repeats = 1 if settings.quick else settings.repeats or (1 if device.type == "cpu" else 3)
+    max_batch = min(settings.max_batch_size, 4) if settings.quick else settings.max_batch_size
+    pipelines, clock = Pipelines(settings, device), PipelineClock()
+    report = Report(settings=dataclasses.asdict(settings) | {"repeats": repeats, "max_batch_size": max_batch},
+                    environment=environment(device))
+    size = {"height": settings.height, "width": settings.width}
+
+    def call(pipeline, steps: int, batch_size: int = settings.batch_size) -> list:
+        if size["height"] is None or size["width"] is None:  # the model's own size, known once it is loaded
+            native = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
+            size.update(height=size["height"] or native, width=size["width"] or native)
+            report.settings.update(size)
+        inputs = get_inputs(settings.prompt, batch_size, settings.seed, steps, pipeline=pipeline, **size)
+        return clock(pipeline, inputs)
+
+    def on(variant: Variant):
+        """The pipeline to run `variant` on: the shared one, or for offloading a fresh one kept on the CPU."""
+        if not variant.offload:
+            return pipelines.get(variant.dtype)
+        pipeline = pipelines.load(variant.dtype, "cpu")
+        getattr(pipeline, f"enable_{variant.offload}_cpu_offload")(device=device)
+        return pipeline
+
+    chosen = [v for v in VARIANTS if settings.variants is None or v.name in settings.variants or v == BASELINE]
+    measured: dict[str, tuple[Variant, dict]] = {}
+    bar = tqdm(total=len(chosen) + 1, desc="bench", disable=not progress, unit="variant")
+
+    def measure_variant(variant: Variant) -> None:
+        bar.set_postfix_str(variant.name)
+        reason = skip_reason(variant, settings, device, pipelines)
+        if reason is None:
+            pipeline = on(variant)
+            undo = configure(pipeline, variant, pipelines)
+            try:
+                _, first = time_call(lambda: call(pipeline, SHORT_CALL_STEPS), device, repeats=1, warmup=0)
+                steps = quick_steps(variant.steps, settings.quick)
+                _, timing = time_call(lambda: call(pipeline, steps), device, repeats=repeats, warmup=0)
+                _, peak = peak_memory(lambda: call(pipeline, SHORT_CALL_STEPS), device)
+                measured[variant.name] = (variant, row(variant, steps, settings.batch_size, timing.median,
+                                                       first.median, timing.seconds, peak))
+            except (RuntimeError, NotImplementedError) as error:  # unsupported kernels, out of memory
+                reason = f"failed: {first_line(error)}"
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+            finally:
+                undo()
+        if reason is not None:
+            report.skipped.append({"variant": variant.name, "reason": reason})
+        bar.update()
+
+    for variant in chosen:
+        measure_variant(variant)
+    best = best_combination(measured)
+    bar.total = len(chosen) + (best is not None)
+    if best is not None:
+        measure_variant(best)
+    bar.close()
+
+    baseline = measured.get(BASELINE.name)
+    for _, entry in measured.values():
+        entry["speedup"] = baseline[1]["seconds_per_image"] / entry["seconds_per_image"] if baseline else None
+    report.rows = [entry for _, entry in measured.values()]
+
+    if settings.memory_budget:
+        report.batch_search = batch_search(settings, device, pipelines, call, max_batch, progress)
+    total = time.perf_counter() - start
+    report.seconds = {
+        "total": total,
+        "pipeline_calls": clock.seconds,
+        "loading": pipelines.load_seconds,
+        "overhead": total - clock.seconds,
+        "overhead_fraction": (total - clock.seconds) / total,
+    }
+    return report
+
+
+def row(variant: Variant, steps: int, batch_size: int, seconds: float, first_call: float, repeats: list,
+        peak: int | None) -> dict:
+    return {
+        "variant": variant.name,
+        "dtype": variant.dtype,
+        "scheduler": variant.scheduler or "default (PNDM)",
+        "steps": steps,
+        "batch_size": batch_size,
+        "seconds_per_image": seconds / batch_size,
+        "images_per_second": batch_size / seconds,
+        "seconds_per_call": seconds,
+        "repeat_seconds": repeats,
+        "first_call_seconds": first_call,  # the warm-up call, with SHORT_CALL_STEPS steps: includes compiling
+        "peak_memory": peak,  # bytes above what was in use before the call (None where it cannot be measured)
+        "peak_memory_text": format_size(peak),
+        "options": variant.options(),
+    }
+
+
+def best_combination(measured: dict[str, tuple[Variant, dict]]) -> Variant | None:
+    """The fast setting plus every speed option whose row beat the fast row by `BEST_MARGIN`, in the faster precision.
+
+    Memory savers (attention and VAE slicing, offloading) trade time for memory and are not
+    candidates: at batch 1 VAE slicing does nothing, yet on a CPU its single timed call came out 7%
+    faster than the fast row's, which is the noise between two calls there. Of the attention
+    kinds the fastest is taken. Returns None when the fast row or every candidate is missing.
+    """
+    candidates = [v for v, _ in measured.values() if v.options() and not v.saves_memory
+                  and not set(v.options()) & {"dtype", "scheduler", "steps"}]
+    if FAST.name not in measured or not candidates:
+        return None
+    seconds = {name: entry["seconds_per_image"] for name, (_, entry) in measured.items()}
+    options: dict = {}
+    fastest_attention = seconds[FAST.name] * (1 - BEST_MARGIN)
+    for variant in candidates:
+        extra, name = variant.options(), variant.name
+        if seconds[name] < (fastest_attention if "attention" in extra else seconds[FAST.name] * (1 - BEST_MARGIN)):
+            if "attention" in extra:
+                fastest_attention = seconds[name]
+            options |= extra
+    if HALF.name in seconds and BASELINE.name in seconds and seconds[HALF.name] > seconds[BASELINE.name]:
+        options["dtype"] = "float32"
+    label = " + ".join(k if v is True else f"{k}={v}" for k, v in options.items()) or "the fast setting alone"
+    return dataclasses.replace(FAST, name=f"best: {label}", **options)
+
+
+def batch_search(settings, device, pipelines, call, max_batch: int, progress: bool) -> dict:
+    """The largest batch that fits the memory budget (weights included), with each memory saver."""
+    pipeline = pipelines.get(FAST.dtype)
+    budget = parse_size(settings.memory_budget)
+    weights = weights_bytes(pipeline)
+    result = {"budget": budget, "weights": weights, "call_budget": budget - weights, "steps": SHORT_CALL_STEPS,
+              "savers": []}
+    for saver, options in tqdm(MEMORY_SAVERS.items(), desc="batch search", disable=not progress):
+        if budget <= weights:
+            result["savers"].append({"saver": saver, "largest_batch": 0, "tries": [],
+                                     "note": f"the weights alone take {format_size(weights)}"})
+            continue
+        undo = configure(pipeline, dataclasses.replace(FAST, **options), pipelines)
+        try:
+            largest, tries = largest_batch(lambda n: call(pipeline, SHORT_CALL_STEPS, n), device, budget - weights,
+                                           max_batch)
+        finally:
+            undo()
+        peak = next((t["peak"] for t in tries if t["batch_size"] == largest), None)
+        result["savers"].append({"saver": saver, "largest_batch": largest, "peak": peak, "tries": tries, "note": ""})
+    return result
+
+
+def weights_bytes(pipeline) -> int:
+    """Bytes of the parameters and buffers of every model in `pipeline`."""
+    modules = [c for c in pipeline.components.values() if isinstance(c, torch.nn.Module)]
+    return sum(t.numel() * t.element_size() for m in modules for t in [*m.parameters(), *m.buffers()])
+
+
+def environment(device: torch.device) -> dict:
+    """The hardware and library versions a benchmark ran on."""
+    from .display import environment_report
+
+    return {"device": str(device), "report": environment_report(device), "torch": torch.__version__}
+
+
+COLUMNS = {  # bench.md / terminal column -> row key
+    "variant": "variant",
+    "steps": "steps",
+    "s/image": "seconds_per_image",
+    "images/s": "images_per_second",
+    "peak memory": "peak_memory_text",
+    "speedup": "speedup",
+    f"first call s ({SHORT_CALL_STEPS} steps)": "first_call_seconds",
+}
+
+
+def markdown(report: Report) -> str:
+    """The report as Markdown: the variants table, what was skipped and why, the batch search, the overhead."""
+    def cell(key: str, value) -> str:
+        if key == "speedup":
+            return "-" if value is None else f"{value:.2f}x"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    s = report.settings
+    lines = [f"{s['model_id']} on {report.environment['device']}, {s['height']}x{s['width']}, batch {s['batch_size']}, "
+             f"median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else ""), "",
+             "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+    lines += ["| " + " | ".join(cell(key, r[key]) for key in COLUMNS.values()) + " |" for r in report.rows]
+    if report.skipped:
+        lines += ["", "Skipped:"] + [f"- {e['variant']}: {e['reason']}" for e in report.skipped]
+    if report.batch_search:
+        b = report.batch_search
+        lines += ["", f"Largest batch within {format_size(b['budget'])} (weights {format_size(b['weights'])} "
+                  f"included; {b['steps']}-step calls, fast setting):", "", "| memory saver | largest batch | peak "
+                  "memory of that batch | tried |", "|---|---|---|---|"]
+        lines += [f"| {e['saver']} | {e['largest_batch']} | {format_size(e.get('peak'))} | "
+                  f"{', '.join(str(t['batch_size']) for t in e['tries']) or e['note']} |" for e in b["savers"]]
+    t = report.seconds
+    lines += ["", f"Run: {t['total']:.1f} s, of which pipeline calls {t['pipeline_calls']:.1f} s; loading models "
+              f"{t['loading']:.1f} s; everything but the pipeline calls {t['overhead']:.1f} s "
+              f"({100 * t['overhead_fraction']:.2f}%)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(report: Report, out_dir: Path) -> dict[str, Path]:
+    """Write bench.json, bench.md, bench.csv and bench.png into `out_dir`; return their paths."""
+    from .display import bench_chart
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out_dir / f"bench.{kind}" for kind in ("json", "md", "csv", "png")}
+    paths["json"].write_text(json.dumps(report.to_dict(), indent=1))
+    paths["md"].write_text(markdown(report))
+    keys = [k for k in report.rows[0] if k not in ("options", "repeat_seconds")] if report.rows else []
+    with paths["csv"].open("w", newline="") as file:
+        writer = csv.DictWriter(file, keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report.rows)
+    figure = bench_chart(report.rows, title=markdown(report).splitlines()[0])
+    figure.savefig(paths["png"], dpi=110)
+    plt.close(figure)
+    return paths

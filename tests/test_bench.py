@@ -1,0 +1,161 @@
+"""`sdtutorial bench` and the sd15-arch model: real architecture, deterministic weights, honest tables."""
+
+import csv
+import json
+
+import pytest
+import torch
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from sdtutorial.architecture import build_model
+from sdtutorial.bench import (
+    BASELINE,
+    FAST,
+    HALF,
+    VARIANTS,
+    Settings,
+    Variant,
+    best_combination,
+    markdown,
+    run_bench,
+    write_outputs,
+)
+from sdtutorial.cli import main
+from sdtutorial.loading import MODELS_DIR, load_pipeline
+
+SD15 = MODELS_DIR / "sd15-arch"
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_sd15_arch_has_stable_diffusion_v1_5_sizes():
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(SD15 / "unet"))
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(SD15 / "vae"))
+        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(SD15 / "text_encoder"))
+    # Stable Diffusion v1.5's published parameter counts.
+    assert parameter_count(unet) == 859_520_964
+    assert parameter_count(vae) == 83_653_863
+    assert parameter_count(text_encoder) == 123_060_480
+
+
+def test_random_weights_are_deterministic_bounded_and_the_same_in_every_dtype():
+    first = build_model(AutoencoderTiny, MODELS_DIR / "sd15-arch-taesd")
+    second = build_model(AutoencoderTiny, MODELS_DIR / "sd15-arch-taesd")
+    half = build_model(AutoencoderTiny, MODELS_DIR / "sd15-arch-taesd", torch.bfloat16)
+    for (name, a), b, c in zip(first.state_dict().items(), second.state_dict().values(), half.state_dict().values(),
+                               strict=True):
+        assert torch.equal(a, b), name
+        assert torch.equal(a.to(torch.bfloat16), c), name
+        if a.ndim >= 2:
+            assert a.abs().max() <= 1 / a[0].numel() ** 0.5 and a.std() > 0, name
+        else:
+            assert torch.equal(a, torch.ones_like(a) if name.endswith("weight") else torch.zeros_like(a)), name
+    first_conv = next(p for p in first.parameters() if p.ndim == 4)
+    assert len(set(first_conv.flatten().tolist())) > 0.99 * first_conv.numel()  # a window, not a repeated pattern
+
+
+def test_sd15_arch_pipeline_makes_an_image_at_any_size():
+    pipeline = load_pipeline("sd15-arch", device="cpu", dtype="half")
+    pipeline.set_progress_bar_config(disable=True)
+    assert type(pipeline).__name__ == "StableDiffusionPipeline" and pipeline.dtype == torch.bfloat16
+    image = pipeline("a photo", num_inference_steps=1, height=64, width=96, output_type="np").images[0]
+    assert image.shape == (64, 96, 3) and image.std() > 0
+
+
+def test_best_combination_takes_what_beat_the_fast_setting_by_a_margin():
+    def entry(variant: Variant, seconds: float) -> tuple[Variant, dict]:
+        return variant, {"seconds_per_image": seconds}
+
+    rows = [
+        entry(BASELINE, 10.0), entry(HALF, 12.0), entry(FAST, 1.0),
+        entry(Variant("slice", attention="sliced"), 0.9), entry(Variant("classic", attention="classic"), 0.93),
+        entry(Variant("layout", channels_last=True), 0.99), entry(Variant("vae slicing", vae_slicing=True), 0.5),
+        entry(Variant("tiny", tiny_vae=True), 0.8), entry(Variant("offload", offload="model"), 0.5),
+    ]
+    best = best_combination({variant.name: (variant, data) for variant, data in rows})
+    # Memory savers are never candidates; channels_last's 1% is within the margin; half lost to float32.
+    assert best.options() == {"dtype": "float32", "attention": "classic", "tiny_vae": True}
+    assert best.name == "best: attention=classic + tiny_vae + dtype=float32"
+    assert best_combination({BASELINE.name: entry(BASELINE, 1.0)}) is None
+    memory_only = [entry(FAST, 1.0), entry(Variant("slice", attention="sliced"), 0.9)]
+    assert best_combination({variant.name: (variant, data) for variant, data in memory_only}) is None
+
+
+@pytest.fixture(scope="module")
+def quick_report():
+    settings = Settings(model_id="tiny-random", device="cpu", quick=True, memory_budget="1GiB", max_batch_size=2)
+    return run_bench(settings, progress=False)
+
+
+def test_quick_bench_measures_every_variant_or_says_why_not(quick_report):
+    rows = {row["variant"]: row for row in quick_report.rows}
+    skipped = {entry["variant"]: entry["reason"] for entry in quick_report.skipped}
+    assert set(rows) | set(skipped) == {v.name for v in VARIANTS} | {next(n for n in rows if n.startswith("best"))}
+    assert "torch.compile" in " ".join(skipped) and "not compiled on a CPU" in skipped["+ torch.compile"]
+    assert "CUDA GPU" in skipped["+ model CPU offload"]
+    assert rows[BASELINE.name]["speedup"] == 1.0
+    for row in rows.values():
+        assert row["seconds_per_image"] > 0 and row["peak_memory"] > 0
+        assert row["images_per_second"] == pytest.approx(1 / row["seconds_per_image"])
+        assert row["speedup"] == pytest.approx(rows[BASELINE.name]["seconds_per_image"] / row["seconds_per_image"])
+    assert rows[BASELINE.name]["steps"] == 5 and rows[FAST.name]["steps"] == 2  # --quick: a tenth of the steps
+    seconds = quick_report.seconds
+    assert 0 < seconds["loading"] < seconds["overhead"] < seconds["total"]
+    assert seconds["pipeline_calls"] + seconds["overhead"] == pytest.approx(seconds["total"])
+
+
+def test_batch_search_reports_each_memory_saver(quick_report):
+    search = quick_report.batch_search
+    assert [entry["saver"] for entry in search["savers"]] == [
+        "none", "attention slicing", "VAE slicing", "attention + VAE slicing"]
+    assert search["call_budget"] == search["budget"] - search["weights"] and search["weights"] > 2**20
+    for entry in search["savers"]:
+        assert entry["largest_batch"] == 2 and [t["batch_size"] for t in entry["tries"]] == [1, 2]
+
+
+def test_outputs_hold_the_table(quick_report, tmp_path):
+    paths = write_outputs(quick_report, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    for row in data["rows"]:
+        assert {"variant", "seconds_per_image", "images_per_second", "peak_memory", "speedup"} <= set(row)
+    with paths["csv"].open() as file:
+        assert [row["variant"] for row in csv.DictReader(file)] == [row["variant"] for row in data["rows"]]
+    assert paths["png"].read_bytes().startswith(b"\x89PNG")
+    text = paths["md"].read_text()
+    assert text == markdown(quick_report) and "| baseline: float32, PNDM 50 | 5 |" in text and "Skipped:" in text
+
+
+def test_a_budget_below_the_weights_fits_no_batch():
+    settings = Settings(model_id="tiny-random", device="cpu", quick=True, memory_budget="1MiB", variants=[FAST.name])
+    report = run_bench(settings, progress=False)
+    assert [row["variant"] for row in report.rows] == [BASELINE.name, FAST.name]  # no speed option: no "best"
+    assert all(e["largest_batch"] == 0 and "weights alone" in e["note"] for e in report.batch_search["savers"])
+
+
+def test_bench_command_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "--model", "tiny-random", "--device", "cpu", "--quick", "--variant", FAST.name,
+                 "-o", str(out)]) == 0
+    assert "| half, DPMSolver 20 | 2 |" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {"bench.json", "bench.md", "bench.csv", "bench.png"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--height", "100"], "height must be a multiple of 8, got 100"),
+        (["--variant", "turbo"], "unknown variant 'turbo'; accepted: baseline: float32, PNDM 50, half, PNDM 50"),
+        (["--memory-budget", "16"], "memory size '16' is not a number with a unit"),
+        (["--repeats", "0"], "repeats must be an integer of at least 1, got 0"),
+        (["--model", "./nowhere"], "model './nowhere': no such local folder"),
+    ],
+)
+def test_bench_bad_input_is_one_line(argv, message, capsys, tmp_path):
+    assert main(["bench", "--device", "cpu", *argv, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sdtutorial: error: ") and message in err and err.count("\n") == 1
