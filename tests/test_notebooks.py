@@ -23,17 +23,25 @@ def test_speed_seeds_give_the_same_image_at_any_batch_position(run_notebook):
     assert first != second
     for results in (pair, second_alone):
         assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR
+        assert results["real_scale"] is None  # auto: the real-scale part runs on a GPU only
 
 
-def test_speed_with_another_scheduler(run_notebook, reference_results):
-    results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED)
+def test_speed_with_another_scheduler_and_the_real_scale_part(run_notebook, reference_results):
+    real_scale = {"real_scale": True, "real_scale_model": "tiny-random", "real_scale_size": 64}
+    results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED, **real_scale)
     assert results["fingerprints"] != reference_results("01_speed")["fingerprints"]  # 10 steps, not 50
     assert min(results["psnr_fast_vs_float32"]) > 20  # Euler's 5 steps land near PNDM's 10
     assert all(value > 0 for value in results["seconds"].values())
+    rows = {row["variant"]: row for row in results["real_scale"]["rows"]}
+    assert rows["baseline: float32, PNDM 50"]["speedup"] == 1.0 and rows["half, DPMSolver 20"]["steps"] == 20
+    assert not any("offload" in name for name in rows) and any(name.startswith("best") for name in rows)
 
 
-def test_memory_batches_are_made_of_single_seeds(run_notebook):
-    results = run_notebook("02_memory", batch_sizes=[2, 3], seed=5, memory_budget="20GiB", **QUICK_MEMORY)
+def test_memory_batches_are_made_of_single_seeds_and_the_real_scale_search(run_notebook):
+    real_scale = {"real_scale": True, "real_scale_model": "tiny-random", "real_scale_size": 64,
+                  "real_scale_budget": "8GiB"}
+    results = run_notebook("02_memory", batch_sizes=[2, 3], seed=5, memory_budget="20GiB", **QUICK_MEMORY,
+                           **real_scale)
     prints = results["fingerprints"]
     assert results["image_counts"] == {"batch_2": 2, "batch_3": 3}
     assert prints["batch_3"][:2] == prints["batch_2"]
@@ -44,6 +52,8 @@ def test_memory_batches_are_made_of_single_seeds(run_notebook):
     assert results["peak_bytes"]["attention_classic"] > results["peak_bytes"]["attention_sdpa"]
     assert results["largest_batch"] == 4  # with 20GiB every size up to max_batch_size fits
     assert [t["batch_size"] for t in results["batch_search"]] == [1, 2, 4]
+    savers = results["real_scale"]["batch_search"]["savers"]
+    assert [(e["saver"], e["largest_batch"]) for e in savers][:2] == [("none", 4), ("attention slicing", 4)]
 
 
 
