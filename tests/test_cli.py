@@ -30,6 +30,9 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "03", "-p", "vae_id", "./no/vae"], "model './no/vae': no such local folder"),
         (["run", "02", "-p", "memory_budget", "16"], "memory size 16 is not a number with a unit; accepted units"),
         (["run", "04", "-p", "compile_unet", "maybe"], "compile_unet must be auto, True or False, got 'maybe'"),
+        (["run", "01", "-p", "real_scale", "sometimes"], "real_scale must be auto, True or False, got 'sometimes'"),
+        (["run", "02", "-p", "real_scale_size", "100"], "real_scale_size must be a multiple of 8, got 100"),
+        (["run", "02", "-p", "real_scale_budget", "lots"], "memory size 'lots' is not a number with a unit"),
     ],
 )
 def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
