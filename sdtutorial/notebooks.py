@@ -75,7 +75,7 @@ def check_parameter(name: str, value, params: dict) -> None:
         should_compile(value, torch.device("cpu"))
     elif name == "real_scale":
         should_run_real_scale(value, torch.device("cpu"))
-    elif name == "real_scale_size" and check_positive(name, value) % 8:
+    elif name in ("height", "width", "real_scale_size") and value is not None and check_positive(name, value) % 8:
         raise ValueError(f"{name} must be a multiple of 8, got {value}")
     elif name.endswith("seed") and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{name} must be an integer, got {value!r}")

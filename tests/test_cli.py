@@ -32,6 +32,8 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "04", "-p", "compile_unet", "maybe"], "compile_unet must be auto, True or False, got 'maybe'"),
         (["run", "01", "-p", "real_scale", "sometimes"], "real_scale must be auto, True or False, got 'sometimes'"),
         (["run", "02", "-p", "real_scale_size", "100"], "real_scale_size must be a multiple of 8, got 100"),
+        (["run", "03", "-p", "height", "0"], "height must be an integer of at least 1, got 0"),
+        (["run", "04", "-p", "width", "60"], "width must be a multiple of 8, got 60"),
         (["run", "02", "-p", "real_scale_budget", "lots"], "memory size 'lots' is not a number with a unit"),
     ],
 )

@@ -37,6 +37,13 @@ def test_speed_with_another_scheduler_and_the_real_scale_part(run_notebook, refe
     assert not any("offload" in name for name in rows) and any(name.startswith("best") for name in rows)
 
 
+def test_speed_on_stable_diffusion_architecture_at_a_small_size(run_notebook):
+    results = run_notebook("01_speed", model_id="sd15-arch", height=64, width=96, num_inference_steps=2,
+                           fast_steps=2, repeats=1)
+    assert results["image_counts"] == {"float32": 1, "half": 1, "fast": 1}
+    assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR  # 47 dB when written
+
+
 def test_memory_batches_are_made_of_single_seeds_and_the_real_scale_search(run_notebook):
     real_scale = {"real_scale": True, "real_scale_model": "tiny-random", "real_scale_size": 64,
                   "real_scale_budget": "8GiB"}
