@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .inputs import check_positive, get_inputs
 from .loading import (
+    ARCHITECTURE_ONLY_MODELS,
     ModelNotAvailableError,
     first_line,
     load_pipeline,
@@ -432,8 +433,9 @@ def markdown(report: Report) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     s = report.settings
-    lines = [f"{s['model_id']} on {report.environment['device']}, {s['height']}x{s['width']}, batch {s['batch_size']}, "
-             f"median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else ""), "",
+    random = " (random weights: for time and memory only)" if s["model_id"] in ARCHITECTURE_ONLY_MODELS else ""
+    lines = [f"{s['model_id']}{random} on {report.environment['device']}, {s['height']}x{s['width']}, batch "
+             f"{s['batch_size']}, median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else ""), "",
              "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell(key, r[key]) for key in COLUMNS.values()) + " |" for r in report.rows]
     if report.skipped:
