@@ -1,9 +1,12 @@
 """Results a notebook records in its last cell, for `sdtutorial run` and the tests to read back."""
 
 import json
+from typing import TYPE_CHECKING
 
-import nbformat
 from IPython.display import display
+
+if TYPE_CHECKING:  # nbformat takes over a second to import; a notebook's kernel never needs it
+    import nbformat
 
 MIME = "application/json"
 TAG = "results"
@@ -18,7 +21,7 @@ def record(**results) -> None:
     display({MIME: results, "text/plain": json.dumps(results, indent=1)}, raw=True)
 
 
-def read_results(notebook: nbformat.NotebookNode) -> dict:
+def read_results(notebook: "nbformat.NotebookNode") -> dict:
     """The results recorded by an executed notebook's `results` cells, merged into one dict."""
     results = {}
     for cell in notebook.cells:
