@@ -11,6 +11,8 @@ import torch
 
 from sdtutorial.cli import main
 
+from conftest import HALF_PSNR_FLOOR
+
 SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 
 
@@ -73,9 +75,10 @@ def test_models_lists_the_embedded_models(capsys):
 
 @pytest.mark.slow
 def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, notebooks_dir):
+    """Also shows that a notebook runs Stable Diffusion v1.5's architecture (sd15-arch) at a size of its choosing."""
     before = {p.name: p.read_bytes() for p in notebooks_dir.iterdir()}
     params = tmp_path / "params.yaml"
-    params.write_text("num_inference_steps: 4\nfast_steps: 2\nrepeats: 1\n")
+    params.write_text("model_id: sd15-arch\nheight: 64\nwidth: 96\nnum_inference_steps: 2\nfast_steps: 2\nrepeats: 1\n")
     out_dir = tmp_path / "run"
     done = subprocess.run(
         [*SDTUTORIAL, "run", "01_speed", "-f", str(params), "-p", "seed", "7", "-o", str(out_dir), "--html"],
@@ -85,8 +88,11 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     assert "01_speed         ok" in done.stdout
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary[0]["status"] == "ok"
-    assert summary[0]["parameters"] == {"num_inference_steps": 4, "fast_steps": 2, "repeats": 1, "seed": 7}
-    assert len(summary[0]["results"]["fingerprints"]["float32"]) == 1
+    assert summary[0]["parameters"] == {"model_id": "sd15-arch", "height": 64, "width": 96, "num_inference_steps": 2,
+                                        "fast_steps": 2, "repeats": 1, "seed": 7}
+    results = summary[0]["results"]
+    assert len(results["fingerprints"]["float32"]) == 1
+    assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR  # 47 dB when written
     assert (out_dir / "01_speed.ipynb").is_file()
     page = (out_dir / "01_speed.html").read_text()
     assert page.count('src="data:image/') >= 4  # three grids and the chart travel inside the page
