@@ -272,10 +272,11 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
         return clock(pipeline, inputs)
 
     def on(variant: Variant):
-        """The pipeline to run `variant` on: the shared one, or for offloading a fresh one kept on the CPU."""
+        """The pipeline to run `variant` on: the shared one, or for offloading a fresh one that diffusers moves to
+        the CPU (loaded for the GPU first, so that `half` means the GPU's float16)."""
         if not variant.offload:
             return pipelines.get(variant.dtype)
-        pipeline = pipelines.load(variant.dtype, "cpu")
+        pipeline = pipelines.load(variant.dtype, device.type)
         getattr(pipeline, f"enable_{variant.offload}_cpu_offload")(device=device)
         return pipeline
 
