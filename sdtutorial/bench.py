@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import torch
 from tqdm.auto import tqdm
 
-from .inputs import check_positive, get_inputs
+from .inputs import check_image_size, check_positive, get_inputs
 from .loading import (
     ARCHITECTURE_ONLY_MODELS,
     ModelNotAvailableError,
@@ -125,10 +125,8 @@ class Settings:
             raise ValueError(f"seed must be an integer of at least 0, got {self.seed!r}")
         if self.repeats is not None:
             check_positive("repeats", self.repeats)
-        for name in ("height", "width"):
-            value = getattr(self, name)
-            if value is not None and (check_positive(name, value) % 8):
-                raise ValueError(f"{name} must be a multiple of 8, got {value}")
+        check_image_size("height", self.height)
+        check_image_size("width", self.width)
         if self.memory_budget is not None:
             parse_size(self.memory_budget)
         resolve_model(self.model_id)

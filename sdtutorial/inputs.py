@@ -11,6 +11,13 @@ def check_positive(name: str, value: int) -> int:
     return value
 
 
+def check_image_size(name: str, value: int | None) -> int | None:
+    """Return `value` if it is None (the model's own size) or a positive multiple of 8 pixels, else raise."""
+    if value is not None and check_positive(name, value) % 8:
+        raise ValueError(f"{name} must be a multiple of 8, got {value}")
+    return value
+
+
 def make_generators(seed: int, count: int) -> list[torch.Generator]:
     """One CPU generator per image, seeded seed, seed+1, ...; CPU noise is the same on every device."""
     return [torch.Generator("cpu").manual_seed(seed + i) for i in range(check_positive("batch_size", count))]

@@ -122,11 +122,17 @@ def avoid_cpu_bf16_flash_attention_bug(device: torch.device, dtype: torch.dtype)
         torch.backends.cuda.enable_flash_sdp(False)
 
 
-def _from_pretrained(cls, model_id: str, **kwargs):
-    """`cls.from_pretrained` on a resolved model id, with a one-line error when it cannot be had."""
+def _from_pretrained(cls, model_id: str, dtype: torch.dtype):
+    """`cls.from_pretrained` on a resolved model id, with a one-line error when it cannot be had.
+
+    Architecture-only embedded models are built from their configs with random weights instead.
+    """
+    if model_id in ARCHITECTURE_ONLY_MODELS:
+        folder = MODELS_DIR / model_id
+        return build_pipeline(folder, dtype) if cls is DiffusionPipeline else build_model(cls, folder, dtype)
     source = resolve_model(model_id)
     try:
-        return cls.from_pretrained(source, use_safetensors=True, **kwargs)
+        return cls.from_pretrained(source, use_safetensors=True, dtype=dtype)
     except OSError as error:
         if Path(source).is_dir():
             raise ModelNotAvailableError(
@@ -146,10 +152,7 @@ def load_pipeline(
     torch_dtype = resolve_dtype(dtype, torch_device)
     if scheduler is not None:
         check_scheduler(scheduler)
-    if model_id in ARCHITECTURE_ONLY_MODELS:
-        pipeline = build_pipeline(MODELS_DIR / model_id, torch_dtype)
-    else:
-        pipeline = _from_pretrained(DiffusionPipeline, model_id, dtype=torch_dtype)
+    pipeline = _from_pretrained(DiffusionPipeline, model_id, dtype=torch_dtype)
     avoid_cpu_bf16_flash_attention_bug(torch_device, torch_dtype)
     pipeline = pipeline.to(torch_device)
     if scheduler is not None:
@@ -162,6 +165,4 @@ def load_vae(model_id: str, device: str = "auto", dtype: str = "auto") -> Autoen
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     cls = AutoencoderTiny if "taesd" in model_id.lower() else AutoencoderKL
-    if model_id in ARCHITECTURE_ONLY_MODELS:
-        return build_model(cls, MODELS_DIR / model_id, torch_dtype).to(torch_device)
     return _from_pretrained(cls, model_id, dtype=torch_dtype).to(torch_device)

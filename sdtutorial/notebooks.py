@@ -10,7 +10,7 @@ import torch
 import yaml
 from nbclient import NotebookClient
 
-from .inputs import check_positive
+from .inputs import check_image_size, check_positive
 from .loading import check_scheduler, first_line, resolve_device, resolve_dtype, resolve_model
 from .memory import parse_size
 from .results import read_results
@@ -75,8 +75,8 @@ def check_parameter(name: str, value, params: dict) -> None:
         should_compile(value, torch.device("cpu"))
     elif name == "real_scale":
         should_run_real_scale(value, torch.device("cpu"))
-    elif name in ("height", "width", "real_scale_size") and value is not None and check_positive(name, value) % 8:
-        raise ValueError(f"{name} must be a multiple of 8, got {value}")
+    elif name in ("height", "width", "real_scale_size"):
+        check_image_size(name, value)
     elif name.endswith("seed") and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
 
