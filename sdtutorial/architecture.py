@@ -17,7 +17,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from transformers import PreTrainedModel
 
 WEIGHT_SEED = 0
-POOL_SIZE = 1 << 24  # more values than the largest UNet kernel has (14.7M), so no tensor repeats itself
+POOL_SIZE = 1 << 24  # more than the largest UNet kernel (14.7M values): only the 38M-value token embedding repeats
 
 
 def random_weights_(model: torch.nn.Module, dtype: torch.dtype, seed: int = WEIGHT_SEED) -> torch.nn.Module:
