@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from tokenizers.pre_tokenizers import ByteLevel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SEED = 0
@@ -28,47 +29,15 @@ SEED = 0
 TEXT_EMBEDDING_SCALE = 20.0
 VARIANT_NOISE = 0.1
 
-# Stable Diffusion v1.5's scheduler/scheduler_config.json, as published.
-SD15_SCHEDULER_CONFIG = {
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-}
-
 WORDS = (
     "portrait photo of a an the old oldest young warrior chief tribal panther make up blue on red "
     "side profile looking away serious eyes 50mm photography hard rim lighting blurry noisy"
 ).split()
 
 
-def make_tokenizer() -> CLIPTokenizer:
-    """A byte-level CLIP BPE tokenizer: every byte is a token, plus whole-word merges for WORDS."""
-    chars = sorted(ByteLevel.alphabet())
-    vocab = chars + [c + "</w>" for c in chars]
-    merges = []
-    for word in sorted(set(WORDS)):
-        token = word[0]
-        for i, c in enumerate(word[1:], start=1):
-            nxt = c + "</w>" if i == len(word) - 1 else c
-            merges.append((token, nxt))
-            token += nxt
-            if token not in vocab:
-                vocab.append(token)
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(
-        vocab={t: i for i, t in enumerate(vocab)}, merges=list(dict.fromkeys(merges)), model_max_length=77
-    )
-
-
 def build_pipeline() -> StableDiffusionPipeline:
     """The tiny-random pipeline, from fixed seeds."""
-    tokenizer = make_tokenizer()
+    tokenizer = make_tokenizer(WORDS, max_length=77)
     vocab_size = len(tokenizer)
     torch.manual_seed(SEED)
     unet = UNet2DConditionModel(
