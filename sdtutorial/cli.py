@@ -1,4 +1,4 @@
-"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models, benchmark."""
+"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models, benchmark, evaluate."""
 
 import argparse
 import sys
@@ -100,6 +100,19 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    """Measure the trained toyworld models against the guide's claims; print and save the report."""
+    import diffusers
+
+    from .evaluate import run_evaluation
+
+    diffusers.utils.logging.disable_progress_bar()  # one bar per measurement, not one per pipeline call
+    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("evaluate-%Y%m%d-%H%M%S"))
+    run_evaluation(out_dir, args.prompts, args.batch_size, args.device)
+    print(f"wrote evaluation.md, evaluation.json and samples.png in {out_dir}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     top = argparse.ArgumentParser(prog="sdtutorial", description=__doc__)
@@ -137,6 +150,12 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--variant", action="append", help="only this variant (repeatable; the baseline runs always)")
     bench.add_argument("-o", "--output", help="output folder (default: runs/bench-<timestamp>)")
     bench.set_defaults(func=command_bench)
+    evaluate = sub.add_parser("evaluate", help="measure the trained toyworld models against the guide's claims")
+    evaluate.add_argument("--prompts", type=int, default=200, help="prompts per measurement (default: 200)")
+    evaluate.add_argument("--batch-size", type=int, default=8, help="images per pipeline call (default: 8)")
+    evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default: cpu)")
+    evaluate.add_argument("-o", "--output", help="output folder (default: runs/evaluate-<timestamp>)")
+    evaluate.set_defaults(func=command_evaluate)
     return top
 
 

@@ -10,6 +10,16 @@ from .architecture import build_model, build_pipeline
 
 MODELS_DIR = Path(__file__).parent / "models"
 EMBEDDED_MODELS = {
+    "toyworld": "pipeline: Stable Diffusion's classes at toy size, trained on this package's synthetic world of "
+    "shapes (sdtutorial.toyworld); draws 64x64 images of the prompt in well under a second on a CPU. Its prompts "
+    "name a shape, color, size, position and background, e.g. 'a large red circle in the center on a white "
+    "background'; sdtutorial.scorer measures how well an image follows one.",
+    "toyworld-early": "pipeline: toyworld's training stopped at a fifth of its steps: the earlier, weaker "
+    "checkpoint of the quality lesson.",
+    "toyworld-vae-ft": "AutoencoderKL: toyworld's VAE with its decoder trained further, as "
+    "stabilityai/sd-vae-ft-mse was; reconstructs images more faithfully.",
+    "toyworld-taesd": "AutoencoderTiny: a tiny decoder trained for toyworld's latents, as madebyollin/taesd is "
+    "for Stable Diffusion's.",
     "tiny-random": "pipeline: Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise "
     "images in a second. For fast runs and tests: it shows timings and reproducibility, not image quality.",
     "tiny-random-v2": "pipeline: tiny-random with its UNet weights moved by 10%, standing in for a newer or "
@@ -25,7 +35,13 @@ EMBEDDED_MODELS = {
     "decoder for sd15-arch; for time and memory only.",
 }
 # The tiny decoder (TAESD) for each model's latents; for a hub model, TAESD itself.
-TINY_VAES = {"tiny-random": "tiny-random-taesd", "tiny-random-v2": "tiny-random-taesd", "sd15-arch": "sd15-arch-taesd"}
+TINY_VAES = {
+    "toyworld": "toyworld-taesd",
+    "toyworld-early": "toyworld-taesd",
+    "tiny-random": "tiny-random-taesd",
+    "tiny-random-v2": "tiny-random-taesd",
+    "sd15-arch": "sd15-arch-taesd",
+}
 # Embedded models shipped as configs only: their weights are random, drawn when they are loaded.
 ARCHITECTURE_ONLY_MODELS = ("sd15-arch", "sd15-arch-taesd")
 DEFAULT_MODEL = "tiny-random"

@@ -102,6 +102,16 @@ def adherence(images: list, prompts: list[str], scorer: Scorer | None = None) ->
     return scores
 
 
+def attribute_accuracy(images: list, prompts: list[str], scorer: Scorer | None = None) -> dict[str, float]:
+    """For each attribute the prompts name, the share of the images in which the scorer finds it."""
+    found, asked = dict.fromkeys(toyworld.PROMPT_ATTRIBUTES, 0), dict.fromkeys(toyworld.PROMPT_ATTRIBUTES, 0)
+    for seen, prompt in zip(read(images, scorer), prompts, strict=True):
+        for name, value in toyworld.prompt_attributes(prompt).items():
+            asked[name] += 1
+            found[name] += seen[name] == value
+    return {name: found[name] / asked[name] for name in asked if asked[name]}
+
+
 def applies_to(model_id: str) -> bool:
     """Whether the scorer can judge a model's images: it knows only the toyworld models' world."""
     return model_id in ("toyworld", "toyworld-early")

@@ -1,0 +1,257 @@
+"""Train the toyworld models from scratch on the CPU (53 minutes on 2 cores, measured): `make toyworld`.
+
+Writes into sdtutorial/models/ (or the folder given as the first argument):
+- toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.
+- toyworld: the text-to-image pipeline, Stable Diffusion's classes at toy size: an AutoencoderKL
+  (4x downsampling: 64x64 images, 16x16x4 latents), a UNet2DConditionModel and a 2-layer
+  CLIPTextModel trained together on captioned toyworld images (1 caption in 10 left empty, for
+  classifier-free guidance), PNDM with Stable Diffusion v1.5's scheduler config. Its
+  training_log.csv has the losses.
+- toyworld-early: the same training stopped at EARLY_STEP: the weaker, earlier checkpoint.
+- toyworld-vae-ft: the VAE with its decoder trained further, as sd-vae-ft-mse was.
+- toyworld-taesd: an AutoencoderTiny whose decoder learned to turn toyworld latents into images,
+  as madebyollin/taesd does for Stable Diffusion's (its encoder is untrained: only decoding is used).
+Every random choice comes from fixed seeds; weights are stored in float16 to keep the package small.
+After a retrain, regenerate the notebooks' references (make references).
+"""
+
+import argparse
+import copy
+import csv
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import (
+    AutoencoderKL,
+    AutoencoderTiny,
+    DDPMScheduler,
+    PNDMScheduler,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from tqdm import tqdm
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from sdtutorial import scorer as scoring
+from sdtutorial import toyworld
+from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer
+
+MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
+SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 1200, 1200, 600, 4000, 800, 600
+SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
+EMPTY_CAPTION_SHARE = 0.1
+EMA_DECAY = 0.999
+MAX_TOKENS = 32
+# Sample seeds: training draws from 0 up; evaluations use seeds from EVALUATION_SEEDS, never seen here.
+SCORER_SEEDS, VAE_SEEDS, UNET_SEEDS, TINY_SEEDS = 0, 10_000_000, 20_000_000, 30_000_000
+EVALUATION_SEEDS = 1_000_000_000
+
+
+def batch(start: int, size: int, held_out: str = "exclude"):
+    """Images in [-1, 1], captions and scenes of samples start .. start + size - 1."""
+    scenes, captions, images = zip(*(toyworld.sample(start + i, held_out) for i in range(size)), strict=True)
+    return scoring.to_pixels(list(images)), list(captions), list(scenes)
+
+
+def schedule(step: int, total: int, peak: float, warmup: int = 100) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak learning rate."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup))))
+
+
+def train(name: str, parameters, total: int, peak_lr: float, loss_of_step, log: list) -> None:
+    """AdamW over `parameters` for `total` steps of `loss_of_step(step)`, with a progress bar and a loss log."""
+    parameters = list(parameters)
+    optimizer = torch.optim.AdamW(parameters, lr=peak_lr, weight_decay=0.01)
+    with tqdm(range(total), desc=name, unit="step", mininterval=10) as bar:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = schedule(step, total, peak_lr)
+            loss = loss_of_step(step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            log.append({"phase": name, "step": step, "loss": round(loss.item(), 5)})
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+
+
+def train_scorer(log: list) -> scoring.Scorer:
+    torch.manual_seed(1)
+    model = scoring.Scorer()
+
+    def loss_of_step(step: int) -> torch.Tensor:
+        pixels, _, scenes = batch(SCORER_SEEDS + step * SCORER_BATCH, SCORER_BATCH, held_out="include")
+        with torch.autocast("cpu", torch.bfloat16):
+            logits = model(pixels)
+        return sum(F.cross_entropy(logits[name].float(), torch.tensor([values.index(getattr(s, name)) for s in scenes]))
+                   for name, values in toyworld.ATTRIBUTES.items())
+
+    train("scorer", model.parameters(), SCORER_STEPS, 2e-3, loss_of_step, log)
+    return model.eval()
+
+
+def vae_loss(vae: AutoencoderKL, pixels: torch.Tensor) -> torch.Tensor:
+    with torch.autocast("cpu", torch.bfloat16):
+        posterior = vae.encode(pixels).latent_dist
+        decoded = vae.decode(posterior.sample()).sample.float()
+    return F.mse_loss(decoded, pixels) + 0.5 * F.l1_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
+
+
+def train_vae(log: list) -> tuple[AutoencoderKL, AutoencoderKL]:
+    torch.manual_seed(2)
+    vae = AutoencoderKL(block_out_channels=(16, 32, 64), down_block_types=["DownEncoderBlock2D"] * 3,
+                        up_block_types=["UpDecoderBlock2D"] * 3, latent_channels=4, norm_num_groups=16,
+                        layers_per_block=1, sample_size=64)
+    train("vae", vae.parameters(), VAE_STEPS, 1e-3,
+          lambda step: vae_loss(vae, batch(VAE_SEEDS + step * VAE_BATCH, VAE_BATCH)[0]), log)
+    vae_ft = AutoencoderKL.from_config(vae.config)
+    vae_ft.load_state_dict(vae.state_dict())
+    vae_ft.encoder.requires_grad_(False)
+    vae_ft.quant_conv.requires_grad_(False)
+    start = VAE_SEEDS + VAE_STEPS * VAE_BATCH
+    train("vae-ft (decoder)", [p for p in vae_ft.parameters() if p.requires_grad], VAE_FT_STEPS, 3e-4,
+          lambda step: vae_loss(vae_ft, batch(start + step * VAE_BATCH, VAE_BATCH)[0]), log)
+    vae.requires_grad_(False)
+    vae_ft.requires_grad_(False)
+    # Latents scaled to unit spread, as Stable Diffusion's 0.18215 does for its VAE.
+    with torch.no_grad():
+        latents = vae.encode(batch(EVALUATION_SEEDS, 256)[0]).latent_dist.mean
+    for model in (vae, vae_ft):
+        model.register_to_config(scaling_factor=round(1 / float(latents.std()), 5))
+    return vae.eval(), vae_ft.eval()
+
+
+def pipeline_of(unet, vae, text_encoder, tokenizer) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(
+        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
+        safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False,
+    )
+
+
+def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_early) -> tuple:
+    torch.manual_seed(3)
+    vocab_size = len(tokenizer)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=MAX_TOKENS, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    ))
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(48, 96, 112), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        cross_attention_dim=128, attention_head_dim=8, norm_num_groups=16,
+    )
+    ema = {"unet": UNet2DConditionModel.from_config(unet.config), "text_encoder": CLIPTextModel(text_encoder.config)}
+    ema["unet"].load_state_dict(unet.state_dict())
+    ema["text_encoder"].load_state_dict(text_encoder.state_dict())
+    noise_scheduler = DDPMScheduler.from_config(SD15_SCHEDULER_CONFIG)
+    generator = torch.Generator().manual_seed(4)
+    caption_rng = random.Random(5)
+
+    def loss_of_step(step: int) -> torch.Tensor:
+        if step > 0:
+            update_ema(step)
+        if step == EARLY_STEP:
+            save_early(ema["unet"], ema["text_encoder"])
+        pixels, captions, _ = batch(UNET_SEEDS + step * UNET_BATCH, UNET_BATCH)
+        captions = ["" if caption_rng.random() < EMPTY_CAPTION_SHARE else c for c in captions]
+        ids = tokenizer(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True,
+                        return_tensors="pt").input_ids
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+            latents = vae.encode(pixels).latent_dist.sample(generator).float() * vae.config.scaling_factor
+        noise = torch.randn(latents.shape, generator=generator)
+        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(latents),), generator=generator)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        with torch.autocast("cpu", torch.bfloat16):
+            predicted = unet(noisy, timesteps, text_encoder(ids)[0]).sample
+        return F.mse_loss(predicted.float(), noise)
+
+    @torch.no_grad()
+    def update_ema(step: int) -> None:
+        decay = min(EMA_DECAY, (1 + step) / (10 + step))
+        for model, averaged in ((unet, ema["unet"]), (text_encoder, ema["text_encoder"])):
+            for p, a in zip(model.parameters(), averaged.parameters(), strict=True):
+                a.lerp_(p, 1 - decay)
+
+    train("unet + text encoder", [*unet.parameters(), *text_encoder.parameters()], UNET_STEPS, 5e-4,
+          loss_of_step, log)
+    update_ema(UNET_STEPS)
+    return ema["unet"].eval(), ema["text_encoder"].eval()
+
+
+def train_tiny_decoder(models: Path, log: list) -> AutoencoderTiny:
+    """Teach an AutoencoderTiny's decoder to map the shipped toyworld VAE's scaled latents to its images."""
+    vae = AutoencoderKL.from_pretrained(models / "toyworld" / "vae", dtype=torch.float32).eval()
+    torch.manual_seed(6)
+    tiny = AutoencoderTiny(encoder_block_out_channels=(32, 32, 32), decoder_block_out_channels=(32, 32, 32),
+                           num_encoder_blocks=(1, 1, 1), num_decoder_blocks=(1, 1, 1), latent_channels=4)
+    tiny.encoder.requires_grad_(False)
+    generator = torch.Generator().manual_seed(7)
+
+    def loss_of_step(step: int) -> torch.Tensor:
+        pixels = batch(TINY_SEEDS + step * TINY_BATCH, TINY_BATCH)[0]
+        with torch.no_grad():
+            latents = vae.encode(pixels).latent_dist.sample(generator) * vae.config.scaling_factor
+        with torch.autocast("cpu", torch.bfloat16):
+            decoded = tiny.decode(latents).sample.float()
+        return F.mse_loss(decoded, pixels) + 0.5 * F.l1_loss(decoded, pixels)
+
+    train("tiny decoder", tiny.decoder.parameters(), TINY_STEPS, 1e-3, loss_of_step, log)
+    return tiny.eval()
+
+
+@torch.no_grad()
+def scorer_accuracy(model: scoring.Scorer, count: int = 2000) -> dict[str, float]:
+    """Accuracy per attribute on `count` unseen samples (held-out pairs included)."""
+    correct = dict.fromkeys(toyworld.ATTRIBUTES, 0)
+    for start in range(0, count, 200):
+        pixels, _, scenes = batch(EVALUATION_SEEDS + start, 200, held_out="include")
+        logits = model(pixels)
+        for name, values in toyworld.ATTRIBUTES.items():
+            truth = torch.tensor([values.index(getattr(s, name)) for s in scenes])
+            correct[name] += int((logits[name].argmax(-1) == truth).sum())
+    return {name: n / count for name, n in correct.items()}
+
+
+def main(models: Path) -> None:
+    started, log = time.time(), []
+    scorer = train_scorer(log)
+    scoring.save_scorer(scorer, models / "toyworld-scorer")
+    print("scorer accuracy on unseen samples:", scorer_accuracy(scorer))
+    vae, vae_ft = train_vae(log)
+    vae_ft.to(torch.float16).save_pretrained(models / "toyworld-vae-ft", safe_serialization=True)
+    tokenizer = make_tokenizer(toyworld.vocabulary(), MAX_TOKENS)
+
+    def save(unet, text_encoder, name):
+        pipeline = pipeline_of(*copy.deepcopy((unet, vae, text_encoder)), tokenizer)
+        pipeline.to(torch.float16).save_pretrained(models / name, safe_serialization=True)
+
+    unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))
+    save(unet, text_encoder, "toyworld")
+    tiny = train_tiny_decoder(models, log)
+    tiny.to(torch.float16).save_pretrained(models / "toyworld-taesd", safe_serialization=True)
+    with open(models / "toyworld" / "training_log.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, ["phase", "step", "loss"])
+        writer.writeheader()
+        writer.writerows(log)
+    print(f"trained in {(time.time() - started) / 60:.1f} minutes; wrote {models}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=MODELS,
+                        help="folder for the models (default: the package's)")
+    parser.add_argument("--smoke", action="store_true", help="a few steps of each phase, to check the script runs")
+    arguments = parser.parse_args()
+    if arguments.smoke:
+        SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 3, 3, 2, 4, 2, 2
+    main(arguments.out)

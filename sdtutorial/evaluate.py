@@ -1,0 +1,163 @@
+"""Measure the trained toyworld models against the guide's claims: `sdtutorial evaluate` (make evaluate).
+
+Every figure comes from prompts and image seeds the training never drew, generated and scored in
+one run: adherence (the scorer's share of the prompt's attributes found in the image), the
+scorer's clean score and the Laplacian sharpness, reconstruction PSNR, and seconds per image.
+"""
+
+import json
+import random
+import statistics
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import scorer, toyworld
+from .display import grid
+from .fingerprint import psnr
+from .inputs import check_positive, make_generators
+from .loading import load_pipeline, load_vae, set_scheduler
+from .quality import sharpness
+from .timing import time_call
+
+EVALUATION_SEED = 1_000_000_000  # samples and image seeds from here on are never drawn in training
+FAST_SCHEDULER = "DPMSolverMultistepScheduler"
+QUALITY_SUFFIX = ", sharp, detailed, high quality"
+NEGATIVE_PROMPT = "blurry, noisy, low contrast"
+GUIDANCE_SCALE = 7.5
+
+
+def evaluation_prompts(count: int, held_out: str = "exclude", quality_words: bool = True) -> list[str]:
+    """`count` prompts from the grammar for unseen scenes; held_out="only" keeps those naming a held-out pair."""
+    prompts, index = [], 0
+    while len(prompts) < count:
+        rng = random.Random(EVALUATION_SEED + index)
+        index += 1
+        scene = toyworld.random_scene(rng, held_out)
+        prompt = toyworld.caption(scene, rng, quality_words)
+        if held_out != "only" or "color" in toyworld.prompt_attributes(prompt):
+            prompts.append(prompt)
+    return prompts
+
+
+def generate(pipeline, prompts: list[str], steps: int, negative_prompt: str | None = None, batch_size: int = 8,
+             description: str = "generating") -> list:
+    """One image per prompt, image i from seed EVALUATION_SEED + i, guidance GUIDANCE_SCALE."""
+    images = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc=description, unit="batch", leave=False):
+        chunk = prompts[start : start + batch_size]
+        images += pipeline(
+            prompt=chunk,
+            negative_prompt=[negative_prompt] * len(chunk) if negative_prompt else None,
+            generator=make_generators(EVALUATION_SEED + start, len(chunk)),
+            num_inference_steps=steps,
+            guidance_scale=GUIDANCE_SCALE,
+        ).images
+    return images
+
+
+def scores(images: list, prompts: list[str]) -> dict[str, float]:
+    """Mean adherence, clean score and Laplacian sharpness of `images`."""
+    return scorer.mean_scores(images, prompts) | {"sharpness": statistics.mean(sharpness(images))}
+
+
+def evaluate(count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict:
+    """Every measurement of the toyworld models, as a dict of named results."""
+    check_positive("count", count)
+    prompts = evaluation_prompts(count)
+    results = {"prompts": count}
+    pipeline = load_pipeline("toyworld", device=device, scheduler=FAST_SCHEDULER)
+    pipeline.set_progress_bar_config(disable=True)  # hundreds of short calls: one bar per measurement instead
+    images = generate(pipeline, prompts, 20, batch_size=batch_size, description="final, DPMSolver 20")
+    results["final_dpm20"] = scores(images, prompts)
+    results["final_dpm20_by_attribute"] = scorer.attribute_accuracy(images, prompts)
+    results["sample_grid"] = (images[:16], prompts[:16])
+    held_out = evaluation_prompts(max(count // 2, 1), held_out="only")
+    results["final_dpm20_held_out_pairs"] = scores(
+        generate(pipeline, held_out, 20, batch_size=batch_size, description="held-out pairs"), held_out
+    )
+    one_prompt = {"prompt": prompts[0], "num_inference_steps": 20, "guidance_scale": GUIDANCE_SCALE}
+    _, timing = time_call(lambda: pipeline(**one_prompt, generator=make_generators(0, 1)), pipeline.device, repeats=5)
+    results["seconds_per_image_dpm20"] = timing.median
+
+    plain = evaluation_prompts(count, quality_words=False)
+    results["plain_prompt"] = scores(generate(pipeline, plain, 20, batch_size=batch_size, description="plain"), plain)
+    with_words = [prompt + QUALITY_SUFFIX for prompt in plain]
+    results["quality_words"] = scores(
+        generate(pipeline, with_words, 20, batch_size=batch_size, description="quality words"), plain
+    )
+    results["negative_prompt"] = scores(
+        generate(pipeline, plain, 20, NEGATIVE_PROMPT, batch_size, description="negative prompt"), plain
+    )
+
+    set_scheduler(pipeline, "PNDMScheduler")
+    images = generate(pipeline, prompts, 50, batch_size=batch_size, description="PNDM 50")
+    results["final_pndm50"] = scores(images, prompts)
+    _, timing = time_call(lambda: pipeline(**one_prompt | {"num_inference_steps": 50}, generator=make_generators(0, 1)),
+                          pipeline.device, repeats=5)
+    results["seconds_per_image_pndm50"] = timing.median
+
+    early = load_pipeline("toyworld-early", device=device, scheduler=FAST_SCHEDULER)
+    early.set_progress_bar_config(disable=True)
+    images = generate(early, prompts, 20, batch_size=batch_size, description="early checkpoint")
+    results["early_dpm20"] = scores(images, prompts)
+
+    originals = [toyworld.sample(EVALUATION_SEED + i, held_out="include")[2] for i in range(count)]
+    pixels = scorer.to_pixels(originals)
+    for name in ("toyworld", "toyworld-vae-ft"):
+        vae = pipeline.vae if name == "toyworld" else load_vae(name, device=device)
+        with torch.no_grad():
+            decoded = vae.decode(vae.encode(pixels.to(vae.device)).latent_dist.mean).sample
+        arrays = ((decoded.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().double().numpy()
+        results[f"psnr_{name}_vae"] = statistics.mean(psnr(a, o) for a, o in zip(arrays, originals, strict=True))
+    return results
+
+
+def report(results: dict) -> str:
+    """The measurements as Markdown, each claim with its figures and whether it held."""
+    final, pndm, early = results["final_dpm20"], results["final_pndm50"], results["early_dpm20"]
+    plain, words, negative = results["plain_prompt"], results["quality_words"], results["negative_prompt"]
+    vae, vae_ft = results["psnr_toyworld_vae"], results["psnr_toyworld-vae-ft_vae"]
+    seconds20, seconds50 = results["seconds_per_image_dpm20"], results["seconds_per_image_pndm50"]
+    rows = [
+        ("final checkpoint, DPMSolver 20, guidance 7.5: adherence >= 0.90", f"{final['adherence']:.3f}",
+         final["adherence"] >= 0.90),
+        ("final checkpoint, DPMSolver 20: share of images with each named attribute",
+         ", ".join(f"{name} {share:.2f}" for name, share in results["final_dpm20_by_attribute"].items()), None),
+        ("held-out color-shape pairs: adherence", f"{results['final_dpm20_held_out_pairs']['adherence']:.3f}", None),
+        ("PNDM 50 vs DPMSolver 20: adherence within 0.03",
+         f"{pndm['adherence']:.3f} vs {final['adherence']:.3f}", abs(pndm["adherence"] - final["adherence"]) <= 0.03),
+        ("PNDM 50 / DPMSolver 20: time ratio", f"{seconds50 / seconds20:.2f}x", None),
+        ("earlier checkpoint below the final one in adherence", f"{early['adherence']:.3f} vs {final['adherence']:.3f}",
+         early["adherence"] < final["adherence"]),
+        ("fine-tuned VAE above the base VAE in reconstruction PSNR", f"{vae_ft:.2f} dB vs {vae:.2f} dB", vae_ft > vae),
+        ("quality words raise the clean score", f"{words['clean_score']:.3f} vs {plain['clean_score']:.3f}",
+         words["clean_score"] > plain["clean_score"]),
+        ("negative prompt raises the clean score", f"{negative['clean_score']:.3f} vs {plain['clean_score']:.3f}",
+         negative["clean_score"] > plain["clean_score"]),
+        ("quality words raise the Laplacian sharpness", f"{words['sharpness']:.2f} vs {plain['sharpness']:.2f}",
+         words["sharpness"] > plain["sharpness"]),
+        ("negative prompt raises the Laplacian sharpness", f"{negative['sharpness']:.2f} vs {plain['sharpness']:.2f}",
+         negative["sharpness"] > plain["sharpness"]),
+        ("one 20-step image (DPMSolver, guidance 7.5) under 0.5 s", f"{seconds20:.3f} s", seconds20 < 0.5),
+    ]
+    lines = [f"Toyworld evaluation: {results['prompts']} prompts with unseen seeds", "",
+             "| claim | measured | holds |", "|---|---|---|"]
+    verdict = {None: "-", True: "yes", False: "NO"}
+    lines += [f"| {claim} | {value} | {verdict[holds]} |" for claim, value, holds in rows]
+    return "\n".join(lines)
+
+
+def run_evaluation(out_dir: Path, count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict:
+    """Evaluate, print the report and write evaluation.json, evaluation.md and samples.png into `out_dir`."""
+    results = evaluate(count, batch_size, device)
+    images, prompts = results.pop("sample_grid")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = report(results)
+    print(text)
+    (out_dir / "evaluation.md").write_text(text + "\n")
+    (out_dir / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+    grid(images, cols=8).save(out_dir / "samples.png")
+    (out_dir / "samples.txt").write_text("\n".join(prompts) + "\n")
+    return results

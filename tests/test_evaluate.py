@@ -1,0 +1,51 @@
+"""`sdtutorial evaluate` and the training command run end to end (on a few prompts, a few steps)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sdtutorial import toyworld
+from sdtutorial.cli import main
+from sdtutorial.evaluate import evaluation_prompts
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluation_prompts_are_unseen_and_held_out_ones_name_a_held_out_pair():
+    assert evaluation_prompts(3) == evaluation_prompts(3)
+    for prompt in evaluation_prompts(20, held_out="only"):
+        asked = toyworld.prompt_attributes(prompt)
+        assert (asked["color"], asked["shape"]) in toyworld.HELD_OUT_PAIRS
+    plain = " ".join(evaluation_prompts(50, quality_words=False))
+    assert not any(word in plain for word in ("sharp", "blurry", "noisy", "faded", "quality"))
+
+
+def test_evaluate_writes_its_report(tmp_path, capsys):
+    assert main(["evaluate", "--prompts", "2", "--batch-size", "2", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| final checkpoint, DPMSolver 20, guidance 7.5: adherence >= 0.90 |" in out
+    results = json.loads((tmp_path / "evaluation.json").read_text())
+    assert results["prompts"] == 2
+    for name in ("final_dpm20", "final_pndm50", "early_dpm20", "plain_prompt", "quality_words", "negative_prompt"):
+        assert 0 <= results[name]["adherence"] <= 1 and 0 <= results[name]["clean_score"] <= 1
+    assert results["psnr_toyworld_vae"] > 20 and results["seconds_per_image_dpm20"] > 0
+    assert (tmp_path / "samples.png").is_file() and (tmp_path / "evaluation.md").read_text() in out
+
+
+def test_the_training_command_writes_loadable_models(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_toyworld.py"), str(tmp_path), "--smoke"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {p.name for p in tmp_path.iterdir()} == {"toyworld", "toyworld-early", "toyworld-vae-ft", "toyworld-taesd",
+                                                    "toyworld-scorer"}
+    from sdtutorial.loading import load_pipeline, load_vae
+
+    pipeline = load_pipeline(str(tmp_path / "toyworld"), device="cpu")
+    image = pipeline("a red circle", num_inference_steps=2, output_type="np").images[0]
+    assert image.shape == (64, 64, 3)
+    assert load_vae(str(tmp_path / "toyworld-taesd"), device="cpu").config.latent_channels == 4
+    assert "tiny decoder" in (tmp_path / "toyworld" / "training_log.csv").read_text()
