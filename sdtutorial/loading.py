@@ -44,7 +44,8 @@ TINY_VAES = {
 }
 # Embedded models shipped as configs only: their weights are random, drawn when they are loaded.
 ARCHITECTURE_ONLY_MODELS = ("sd15-arch", "sd15-arch-taesd")
-DEFAULT_MODEL = "tiny-random"
+DEFAULT_MODEL = "toyworld"
+DEFAULT_PROMPT = "a large orange star in the center on a black background"  # in toyworld's grammar
 LEGACY_HUB_IDS = {"runwayml/stable-diffusion-v1-5": "stable-diffusion-v1-5/stable-diffusion-v1-5"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "half", "float32", "float16", "bfloat16")

@@ -9,17 +9,17 @@ from IPython.display import display
 from .display import grid, show
 from .fingerprint import fingerprint
 from .inputs import get_inputs
-from .loading import DTYPES, first_line, load_pipeline, set_scheduler
+from .loading import DEFAULT_MODEL, DEFAULT_PROMPT, DTYPES, first_line, load_pipeline, set_scheduler
 
 
 @dataclass
 class Settings:
     """Everything one generation depends on."""
 
-    model_id: str = "tiny-random"
+    model_id: str = DEFAULT_MODEL
     device: str = "auto"
     dtype: str = "auto"
-    prompt: str = "portrait photo of a old warrior chief"
+    prompt: str = DEFAULT_PROMPT
     negative_prompt: str = ""
     seed: int = 0
     num_inference_steps: int = 20

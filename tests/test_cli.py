@@ -64,13 +64,13 @@ def test_parameter_file_must_be_a_mapping(tmp_path, capsys):
 def test_params_lists_defaults_and_comments(capsys):
     assert main(["params", "speed"]) == 0
     out = capsys.readouterr().out
-    assert 'model_id = "tiny-random"  # embedded model name, local folder or hub id' in out
+    assert 'model_id = "toyworld"  # embedded model name, local folder or hub id' in out
     assert "num_inference_steps = 50  # steps with the default PNDM scheduler" in out
 
 
 def test_models_lists_the_embedded_models(capsys):
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.startswith("tiny-random: ")
+    assert capsys.readouterr().out.startswith("toyworld: pipeline: ")
 
 
 @pytest.mark.slow

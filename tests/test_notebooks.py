@@ -5,8 +5,10 @@ import pytest
 from conftest import HALF_PSNR_FLOOR
 
 pytestmark = pytest.mark.slow
-QUICK_SPEED = {"num_inference_steps": 10, "fast_steps": 5, "repeats": 1}
-QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 96, "attention_batch_size": 1}
+# The speed notebook keeps the guide's 50 PNDM steps: with fewer, toyworld's bfloat16 and float32 images drift
+# apart (17-44 dB at 10 steps, 37-50 dB at 50, seeds 0-11), and the half-precision check would test the step count.
+QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2}
+QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 1}
 QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4}
 QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
 
@@ -27,9 +29,12 @@ def test_speed_seeds_give_the_same_image_at_any_batch_position(run_notebook):
 
 def test_speed_with_another_scheduler_and_the_real_scale_part(run_notebook, reference_results):
     real_scale = {"real_scale": True, "real_scale_model": "tiny-random", "real_scale_size": 64}
-    results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **QUICK_SPEED, **real_scale)
+    quick = QUICK_SPEED | {"num_inference_steps": 10}
+    results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **quick, **real_scale)
     assert results["fingerprints"] != reference_results("01_speed")["fingerprints"]  # 10 steps, not 50
-    assert min(results["psnr_fast_vs_float32"]) > 20  # Euler's 5 steps land near PNDM's 10
+    # PNDM needs its 50 steps; Euler reaches the prompt in 5 (adherence 0.88 against 0.29 when written).
+    quality = results["quality_check"]
+    assert quality["half, EulerDiscrete"]["adherence"] > quality["float32, PNDM"]["adherence"] + 0.3
     assert all(value > 0 for value in results["seconds"].values())
     rows = {row["variant"]: row for row in results["real_scale"]["rows"]}
     assert rows["baseline: float32, PNDM 50"]["speedup"] == 1.0 and rows["half, DPMSolver 20"]["steps"] == 20
@@ -65,7 +70,7 @@ def test_quality_changes_move_the_images(run_notebook):
 
 
 def test_quality_with_the_same_checkpoint_changes_nothing(run_notebook):
-    results = run_notebook("03_quality", other_model_id="tiny-random", batch_size=1, **QUICK_QUALITY)
+    results = run_notebook("03_quality", other_model_id="toyworld", batch_size=1, **QUICK_QUALITY)
     assert results["fingerprints"]["other_checkpoint"] == results["fingerprints"]["base"]
     assert float(results["comparisons"]["other checkpoint"]["psnr"]) == float("inf")  # recorded as "inf"
 

@@ -22,7 +22,7 @@ def test_generate_shows_what_the_helpers_give(playground):
     playground.controls["seed"].value = 3
     playground.controls["batch_size"].value = 2
     result = playground.generate()
-    pipeline = set_scheduler(load_pipeline("tiny-random", device="cpu"), "DPMSolverMultistepScheduler")
+    pipeline = set_scheduler(load_pipeline(Settings.model_id, device="cpu"), "DPMSolverMultistepScheduler")
     expected = fingerprint(pipeline(**get_inputs(Settings.prompt, 2, 3, 4, pipeline=pipeline)).images)
     assert result.fingerprints == expected
     assert playground.fingerprints.value == " ".join(expected)
@@ -41,6 +41,6 @@ def test_a_bad_value_is_one_line_in_the_panel(playground):
 def test_generate_reuses_a_loaded_pipeline():
     pipelines = {}
     generate(Settings(num_inference_steps=1, device="cpu"), pipelines)
-    first = pipelines[("tiny-random", "cpu", "auto")]
+    first = pipelines[(Settings.model_id, "cpu", "auto")]
     generate(Settings(num_inference_steps=1, device="cpu", seed=1), pipelines)
-    assert pipelines[("tiny-random", "cpu", "auto")] is first and len(pipelines) == 1
+    assert pipelines[(Settings.model_id, "cpu", "auto")] is first and len(pipelines) == 1
