@@ -39,6 +39,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from sdtutorial import scorer as scoring
 from sdtutorial import toyworld
 from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer
+from sdtutorial.evaluate import EVALUATION_SEED
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 1200, 1200, 600, 4000, 800, 600
@@ -46,9 +47,8 @@ SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
 EMPTY_CAPTION_SHARE = 0.1
 EMA_DECAY = 0.999
 MAX_TOKENS = 32
-# Sample seeds: training draws from 0 up; evaluations use seeds from EVALUATION_SEEDS, never seen here.
+# Sample seeds of each phase; evaluations draw from EVALUATION_SEED up, far above any of these.
 SCORER_SEEDS, VAE_SEEDS, UNET_SEEDS, TINY_SEEDS = 0, 10_000_000, 20_000_000, 30_000_000
-EVALUATION_SEEDS = 1_000_000_000
 
 
 def batch(start: int, size: int, held_out: str = "exclude"):
@@ -122,7 +122,7 @@ def train_vae(log: list) -> tuple[AutoencoderKL, AutoencoderKL]:
     vae_ft.requires_grad_(False)
     # Latents scaled to unit spread, as Stable Diffusion's 0.18215 does for its VAE.
     with torch.no_grad():
-        latents = vae.encode(batch(EVALUATION_SEEDS, 256)[0]).latent_dist.mean
+        latents = vae.encode(batch(EVALUATION_SEED, 256)[0]).latent_dist.mean
     for model in (vae, vae_ft):
         model.register_to_config(scaling_factor=round(1 / float(latents.std()), 5))
     return vae.eval(), vae_ft.eval()
@@ -214,7 +214,7 @@ def scorer_accuracy(model: scoring.Scorer, count: int = 2000) -> dict[str, float
     """Accuracy per attribute on `count` unseen samples (held-out pairs included)."""
     correct = dict.fromkeys(toyworld.ATTRIBUTES, 0)
     for start in range(0, count, 200):
-        pixels, _, scenes = batch(EVALUATION_SEEDS + start, 200, held_out="include")
+        pixels, _, scenes = batch(EVALUATION_SEED + start, 200, held_out="include")
         logits = model(pixels)
         for name, values in toyworld.ATTRIBUTES.items():
             truth = torch.tensor([values.index(getattr(s, name)) for s in scenes])

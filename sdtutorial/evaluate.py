@@ -64,7 +64,8 @@ def scores(images: list, prompts: list[str]) -> dict[str, float]:
 
 def evaluate(count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict:
     """Every measurement of the toyworld models, as a dict of named results."""
-    check_positive("count", count)
+    check_positive("prompts", count)
+    check_positive("batch_size", batch_size)
     prompts = evaluation_prompts(count)
     results = {"prompts": count}
     pipeline = load_pipeline("toyworld", device=device, scheduler=FAST_SCHEDULER)

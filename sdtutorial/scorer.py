@@ -5,6 +5,7 @@ It stands in for what CLIP score and image-quality models do for real text-to-im
 `clean_score` is the scorer's probability that an image is neither blurred, noisy nor washed out.
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def to_pixels(images: list) -> torch.Tensor:
 
 
 def save_scorer(scorer: Scorer, folder: Path) -> None:
+    """Write `scorer` into `folder`: its weights in float16 and its config."""
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: value.to(torch.float16).contiguous() for name, value in scorer.state_dict().items()}
     save_file(weights, folder / "scorer.safetensors")
@@ -56,6 +58,7 @@ def save_scorer(scorer: Scorer, folder: Path) -> None:
 
 
 def load_scorer(folder: Path = SCORER_DIR) -> Scorer:
+    """The scorer saved in `folder` (by default the shipped one), in float32, ready to score."""
     config = json.loads((folder / "config.json").read_text())
     scorer = Scorer(config["width"])
     weights = load_file(folder / "scorer.safetensors")
@@ -63,14 +66,10 @@ def load_scorer(folder: Path = SCORER_DIR) -> Scorer:
     return scorer.eval()
 
 
-_scorer: Scorer | None = None
-
-
+@functools.cache
 def _shared_scorer() -> Scorer:
-    global _scorer
-    if _scorer is None:
-        _scorer = load_scorer()
-    return _scorer
+    """The shipped scorer, loaded once per process."""
+    return load_scorer()
 
 
 @torch.no_grad()

@@ -47,6 +47,8 @@ SUPERSAMPLE = 4
 
 @dataclass(frozen=True)
 class Scene:
+    """One scene: its attribute values, and the shape's offset in pixels from its position's center."""
+
     shape: str
     color: str
     background: str

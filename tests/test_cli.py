@@ -37,6 +37,7 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "03", "-p", "height", "0"], "height must be an integer of at least 1, got 0"),
         (["run", "04", "-p", "width", "60"], "width must be a multiple of 8, got 60"),
         (["run", "02", "-p", "real_scale_budget", "lots"], "memory size 'lots' is not a number with a unit"),
+        (["evaluate", "--prompts", "0"], "prompts must be an integer of at least 1, got 0"),
     ],
 )
 def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
