@@ -22,12 +22,12 @@ EMBEDDED_MODELS = {
     "for Stable Diffusion's.",
     "tiny-random": "pipeline: Stable Diffusion's classes at toy size with fixed random weights; 64x64 noise "
     "images in a second. For fast runs and tests: it shows timings and reproducibility, not image quality.",
-    "tiny-random-v2": "pipeline: tiny-random with its UNet weights moved by 10%, standing in for a newer or "
-    "fine-tuned checkpoint in the quality lesson.",
-    "tiny-random-vae-ft": "AutoencoderKL: tiny-random's VAE with a changed decoder, standing in for "
-    "stabilityai/sd-vae-ft-mse in the quality lesson.",
-    "tiny-random-taesd": "AutoencoderTiny: a tiny decoder for tiny-random's latents, standing in for "
-    "madebyollin/taesd in the next-steps lesson.",
+    "tiny-random-v2": "pipeline: tiny-random with its UNet weights moved by 10%: a second random checkpoint, "
+    "to run the quality lesson fast (toyworld-early plays that part by default).",
+    "tiny-random-vae-ft": "AutoencoderKL: tiny-random's VAE with a changed decoder, to pair with tiny-random "
+    "(toyworld-vae-ft plays that part by default).",
+    "tiny-random-taesd": "AutoencoderTiny: a tiny decoder for tiny-random's latents (toyworld-taesd plays that "
+    "part by default).",
     "sd15-arch": "pipeline: Stable Diffusion v1.5's exact architecture (UNet 859.5M parameters, its VAE, a "
     "CLIP ViT-L/14-sized text encoder) with random weights made at load time in seconds. Images are noise: "
     "for time and memory only, at the real model's cost. Try height and width 256 on a CPU.",
