@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, AutoencoderTiny, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer
+from sdtutorial.building import make_tokenizer, sd_pipeline
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SEED = 0
@@ -76,18 +76,7 @@ def build_pipeline() -> StableDiffusionPipeline:
         )
     )
     text_encoder.final_layer_norm.weight.data *= TEXT_EMBEDDING_SCALE
-    pipeline = StableDiffusionPipeline(
-        unet=unet,
-        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        safety_checker=None,
-        feature_extractor=None,
-        image_encoder=None,
-        requires_safety_checker=False,
-    )
-    return pipeline
+    return sd_pipeline(unet, vae, text_encoder, tokenizer)
 
 
 def perturb(module: torch.nn.Module, seed: int, scale: float = VARIANT_NOISE) -> None:

@@ -29,8 +29,6 @@ from diffusers import (
     AutoencoderKL,
     AutoencoderTiny,
     DDPMScheduler,
-    PNDMScheduler,
-    StableDiffusionPipeline,
     UNet2DConditionModel,
 )
 from tqdm import tqdm
@@ -38,7 +36,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from sdtutorial import scorer as scoring
 from sdtutorial import toyworld
-from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer
+from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer, sd_pipeline
 from sdtutorial.evaluate import EVALUATION_SEED
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
@@ -126,14 +124,6 @@ def train_vae(log: list) -> tuple[AutoencoderKL, AutoencoderKL]:
     for model in (vae, vae_ft):
         model.register_to_config(scaling_factor=round(1 / float(latents.std()), 5))
     return vae.eval(), vae_ft.eval()
-
-
-def pipeline_of(unet, vae, text_encoder, tokenizer) -> StableDiffusionPipeline:
-    return StableDiffusionPipeline(
-        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
-        safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False,
-    )
 
 
 def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_early) -> tuple:
@@ -232,7 +222,7 @@ def main(models: Path) -> None:
     tokenizer = make_tokenizer(toyworld.vocabulary(), MAX_TOKENS)
 
     def save(unet, text_encoder, name):
-        pipeline = pipeline_of(*copy.deepcopy((unet, vae, text_encoder)), tokenizer)
+        pipeline = sd_pipeline(*copy.deepcopy((unet, vae, text_encoder)), tokenizer)
         pipeline.to(torch.float16).save_pretrained(models / name, safe_serialization=True)
 
     unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))

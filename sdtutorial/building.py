@@ -1,5 +1,6 @@
 """What the scripts that build the embedded models share (scripts/make_tiny_random.py, scripts/train_toyworld.py)."""
 
+from diffusers import PNDMScheduler, StableDiffusionPipeline
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTokenizer
 
@@ -37,4 +38,19 @@ def make_tokenizer(words: list[str], max_length: int) -> CLIPTokenizer:
     vocab += ["<|startoftext|>", "<|endoftext|>"]
     return CLIPTokenizer(
         vocab={t: i for i, t in enumerate(vocab)}, merges=list(dict.fromkeys(merges)), model_max_length=max_length
+    )
+
+
+def sd_pipeline(unet, vae, text_encoder, tokenizer) -> StableDiffusionPipeline:
+    """A StableDiffusionPipeline of these components with PNDM and SD v1.5's config, without safety checker."""
+    return StableDiffusionPipeline(
+        unet=unet,
+        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
     )
