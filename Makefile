@@ -16,8 +16,10 @@ $(VENV)/installed: requirements.lock pyproject.toml
 tutorial: $(VENV)/installed
 	$(BIN)/sdtutorial run
 
-# The whole test suite: unit tests, papermill runs, nbval against the committed outputs, ruff.
+# The whole test suite: unit tests, papermill runs, nbval against the committed outputs, ruff, and the
+# browser test, for which it first finds or installs Chromium (scripts/ensure_browser.sh).
 test: $(VENV)/installed
+	scripts/ensure_browser.sh $(BIN)/playwright
 	$(BIN)/python -m pytest
 
 # The one documented way to refresh the committed reference outputs of notebooks/.

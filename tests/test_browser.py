@@ -3,6 +3,7 @@
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import pytest
 from conftest import NOTEBOOKS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-# Debian's chromium (apt-get install chromium); Playwright cannot download its own browser here.
-CHROMIUM = os.environ.get("SDTUTORIAL_CHROMIUM", "/usr/bin/chromium")
+# SDTUTORIAL_CHROMIUM, else Debian's chromium, else Playwright's own build; make test gets one
+# (scripts/ensure_browser.sh).
+CHROMIUM = os.environ.get("SDTUTORIAL_CHROMIUM") or shutil.which("chromium")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -71,10 +73,11 @@ def jupyterlab(tmp_path):
 def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_notebook):
     from playwright.sync_api import expect, sync_playwright
 
-    assert Path(CHROMIUM).is_file(), f"no browser at {CHROMIUM}: apt-get install chromium, or set SDTUTORIAL_CHROMIUM"
     url, token, folder = jupyterlab
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        executable = CHROMIUM or playwright.chromium.executable_path
+        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/05_playground.ipynb?token={token}")
