@@ -31,8 +31,10 @@ def test_evaluate_writes_its_report(tmp_path, capsys):
     results = json.loads((tmp_path / "evaluation.json").read_text())
     assert results["prompts"] == 2
     for name in ("final_dpm20", "final_pndm50", "early_dpm20", "plain_prompt", "quality_words", "negative_prompt"):
-        assert 0 <= results[name]["adherence"] <= 1 and 0 <= results[name]["clean_score"] <= 1
-    assert results["psnr_toyworld_vae"] > 20 and results["seconds_per_image_dpm20"] > 0
+        # two prompts: each image's adherence is a share of the 1 to 5 attributes its prompt names
+        assert results[name]["adherence"] * 2 * 60 == pytest.approx(round(results[name]["adherence"] * 2 * 60))
+        assert set(results[name]) == {"adherence", "clean_score", "sharpness"}
+    assert results["psnr_toyworld_vae"] > 25 and results["seconds_per_image_dpm20"] < 5
     assert (tmp_path / "samples.png").is_file() and (tmp_path / "evaluation.md").read_text() in out
 
 

@@ -17,8 +17,12 @@ from sdtutorial.loading import (
 )
 
 
-def test_auto_device_is_the_best_available():
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [
+    (True, True, "cuda"), (False, True, "mps"), (False, False, "cpu"),
+])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     assert resolve_device("auto").type == expected
 
 

@@ -23,12 +23,17 @@ def test_blurring_lowers_sharpness():
 
 
 def test_compare():
-    images, reference = [noise(1), noise(2)], [noise(1), noise(3)]
-    result = compare(images, reference)
-    assert result["psnr"] == float("inf") or result["psnr"] > 0
+    reference = [noise(1), noise(2)]
+    darker = [Image.fromarray((np.asarray(image, dtype=np.int16) - 8).clip(0, 255).astype(np.uint8))
+              for image in reference]
+    result = compare(darker, reference)
+    # 30.1 dB, a little more where values clip at 0
+    assert result["psnr"] == pytest.approx(10 * np.log10(255**2 / 8**2), abs=0.3)
+    assert result["sharpness"] == pytest.approx(np.mean(sharpness(darker)))
+    assert result["reference_sharpness"] == pytest.approx(np.mean(sharpness(reference)))
     assert compare(reference, reference)["psnr"] == float("inf")
     with pytest.raises(ValueError, match="cannot compare 2 images with 1"):
-        compare(images, reference[:1])
+        compare(darker, reference[:1])
 
 
 def test_grid_pads_to_a_rectangle():
@@ -63,4 +68,13 @@ def test_techniques_on_a_cpu():
     with pytest.raises(ValueError, match="compile_unet must be auto, True or False, got 'yes'"):
         should_compile("yes", cpu)
     assert "CUDA" in offload_skip_reason(cpu)
-    assert "xFormers" in xformers_status(cpu)
+
+
+@pytest.mark.parametrize(("installed", "device", "expected"), [
+    (False, "cpu", "xFormers is not installed; PyTorch 2's SDPA"),
+    (True, "cpu", "xFormers is installed, but its kernels run on CUDA GPUs only."),
+    (True, "cuda", "xFormers is installed: pipeline.enable_xformers_memory_efficient_attention()"),
+])
+def test_xformers_status_says_what_applies_here(monkeypatch, installed, device, expected):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: object() if installed else None)
+    assert xformers_status(torch.device(device)).startswith(expected)

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 
@@ -9,7 +11,12 @@ def test_warmup_runs_are_not_timed():
     result, timing = time_call(lambda: calls.append(1) or len(calls), torch.device("cpu"), repeats=3, warmup=2)
     assert len(calls) == 5
     assert result == 5
-    assert len(timing.seconds) == 3 and all(s >= 0 for s in timing.seconds)
+    assert len(timing.seconds) == 3
+
+
+def test_each_repeat_times_one_call():
+    _, timing = time_call(lambda: time.sleep(0.05), torch.device("cpu"), repeats=2, warmup=0)
+    assert all(0.05 <= s < 0.5 for s in timing.seconds)
 
 
 def test_median():
