@@ -177,6 +177,12 @@ class Measurement:
 
 
 def measure(fn: Callable[[], Any], device: torch.device, repeats: int = 1, warmup: int = 0) -> Measurement:
-    """Time `fn` as `time_call` does and record the peak memory over all its calls (by default one call)."""
-    (result, timing), peak = peak_memory(lambda: time_call(fn, device, repeats=repeats, warmup=warmup), device)
+    """Time `fn` as `time_call` does, then measure the peak memory of one more call of it.
+
+    The peak is measured apart from the timed calls, as `sdtutorial bench` does: on a CPU the
+    measurement makes every large tensor come fresh from the OS (see `peak_memory`), which slows a
+    call down, so timing under it would inflate the seconds.
+    """
+    result, timing = time_call(fn, device, repeats=repeats, warmup=warmup)
+    _, peak = peak_memory(fn, device)
     return Measurement(result, timing.median, peak)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -64,9 +65,23 @@ def test_largest_batch_stops_at_max_batch_size():
     assert best == 4 and len(tries) == 3
 
 
-def test_measure_reports_time_and_peak():
-    m = measure(lambda: allocate(32), CPU)
-    assert m.seconds > 0 and m.peak > 30 * 2**20 and m.result == allocate(1) * 32
+def test_measure_times_calls_apart_from_the_peak_measurement(monkeypatch):
+    import sdtutorial.memory as memory
+
+    measuring, inside = [], []
+    reset, end = memory._reset_cpu_peak, memory._end_cpu_peak
+    monkeypatch.setattr(memory, "_reset_cpu_peak", lambda: measuring.append(1) or reset())
+    monkeypatch.setattr(memory, "_end_cpu_peak", lambda: measuring.pop() and end())
+
+    def call():
+        inside.append(bool(measuring))
+        time.sleep(0.05)
+        return allocate(32)
+
+    m = measure(call, CPU, repeats=2)
+    assert inside == [False, False, True]  # two timed calls, then one call for the peak
+    assert m.peak > 30 * 2**20 and m.result == allocate(1) * 32
+    assert 0.05 <= m.seconds < 0.5
 
 
 def test_unknown_attention_is_refused():
