@@ -8,9 +8,11 @@ from pathlib import Path
 import yaml
 from nbclient.exceptions import CellExecutionError
 
-from .loading import EMBEDDED_MODELS, ModelNotAvailableError
+from .loading import EMBEDDED_MODELS, ModelNotAvailableError, first_line
 from .notebooks import (
+    NOTEBOOKS_DIR,
     check_parameters,
+    copy_notebooks,
     find_notebooks,
     notebook_parameters,
     parse_value,
@@ -31,7 +33,13 @@ def command_run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(args.notebooks)
     params = {}
     for path in args.file or []:
-        loaded = parse_value(Path(path).read_text()) or {}
+        try:
+            loaded = parse_value(Path(path).read_text()) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or first_line(error)
+            raise ValueError(f"parameter file {path!r},{where}: {problem}") from error
         if not isinstance(loaded, dict):
             raise ValueError(f"parameter file {path!r} must hold a mapping of names to values")
         params.update(loaded)
@@ -53,6 +61,13 @@ def command_params(args: argparse.Namespace) -> int:
     for path in find_notebooks([args.notebook]):
         for name, info in notebook_parameters(path).items():
             print(f"{name} = {info['default']}  # {info['help']}")
+    return 0
+
+
+def command_notebooks(args: argparse.Namespace) -> int:
+    """Copy the tutorial's notebooks into a folder, to open them in Jupyter."""
+    copied = copy_notebooks(Path(args.folder))
+    print(f"copied {len(copied)} notebooks from {NOTEBOOKS_DIR} into {args.folder} (files already there are kept)")
     return 0
 
 
@@ -128,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
     params.add_argument("notebook")
     params.set_defaults(func=command_params)
     sub.add_parser("models", help="list the embedded models").set_defaults(func=command_models)
+    notebooks = sub.add_parser("notebooks", help="copy the tutorial's notebooks into a folder")
+    notebooks.add_argument("folder")
+    notebooks.set_defaults(func=command_notebooks)
     refs = sub.add_parser("references", help="re-execute notebooks in place to refresh the reference outputs")
     refs.add_argument("notebooks", nargs="*")
     refs.set_defaults(func=command_references)

@@ -1,6 +1,9 @@
 """Find the tutorial's notebooks, check parameters, run them with papermill and collect their results."""
 
+import importlib.resources
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -16,13 +19,27 @@ from .memory import parse_size
 from .results import read_results
 from .techniques import should_compile, should_run_real_scale
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+# notebooks/ in a checkout; inside the installed package otherwise (pyproject.toml maps one onto the other).
+NOTEBOOKS_DIR = Path(str(importlib.resources.files("sdtutorial.notebook_files")))
 KERNEL = "python3"
 
 
 def available_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The tutorial's notebooks, in order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    """The tutorial's notebooks, in order; raise if `folder` holds none, rather than run nothing."""
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no notebooks (NN_name.ipynb) in {folder}")
+    return notebooks
+
+
+def copy_notebooks(destination: Path, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """Copy the tutorial's notebooks into `destination` to open them in Jupyter; existing files are kept."""
+    destination.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for notebook in available_notebooks(folder):
+        if not (destination / notebook.name).exists():
+            copied.append(Path(shutil.copy2(notebook, destination)))
+    return copied
 
 
 def find_notebooks(names: list[str], folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -135,12 +152,34 @@ def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path, html: bool
     return summary
 
 
+PROGRESS_BAR = re.compile(r"\d+%\|")
+
+
+def is_progress_bar(output: dict) -> bool:
+    """Whether a cell output is a progress bar: a tqdm widget, or tqdm's text on stderr."""
+    if output["output_type"] == "display_data":
+        data = output.get("data", {})
+        is_widget = "application/vnd.jupyter.widget-view+json" in data
+        return is_widget and bool(PROGRESS_BAR.search(data.get("text/plain", "")))
+    if output["output_type"] == "stream" and output["name"] == "stderr":
+        lines = [line for line in output["text"].replace("\r", "\n").splitlines() if line.strip()]
+        return bool(lines) and all(PROGRESS_BAR.search(line) for line in lines)
+    return False
+
+
 def regenerate_reference(path: Path) -> None:
-    """Execute a notebook in place with its default parameters, so its outputs become the reference."""
+    """Execute a notebook in place with its default parameters, so its outputs become the reference.
+
+    Progress bars are left out: without the widget state, which is not kept, a reader sees each one
+    frozen at 0%.
+    """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook, timeout=1200, kernel_name=KERNEL, record_timing=False, resources={"metadata": {"path": path.parent}}
     )
     client.execute()
     notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs if not is_progress_bar(output)]
     nbformat.write(notebook, path)

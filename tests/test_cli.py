@@ -62,6 +62,14 @@ def test_parameter_file_must_be_a_mapping(tmp_path, capsys):
     assert "must hold a mapping" in capsys.readouterr().err
 
 
+def test_a_malformed_parameter_file_is_one_line_naming_the_file_and_line(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 3\n  steps: [1, 2\n")
+    assert main(["run", "01", "-f", str(params)]) == 2
+    where = f"parameter file '{params}', line 2, column 8"
+    assert capsys.readouterr().err == f"sdtutorial: error: {where}: mapping values are not allowed here\n"
+
+
 def test_params_lists_defaults_and_comments(capsys):
     assert main(["params", "speed"]) == 0
     out = capsys.readouterr().out
@@ -77,7 +85,7 @@ def test_models_lists_the_embedded_models(capsys):
 @pytest.mark.slow
 def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, notebooks_dir):
     """Also shows that a notebook runs Stable Diffusion v1.5's architecture (sd15-arch) at a size of its choosing."""
-    before = {p.name: p.read_bytes() for p in notebooks_dir.iterdir()}
+    before = {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")}
     params = tmp_path / "params.yaml"
     params.write_text("model_id: sd15-arch\nheight: 64\nwidth: 96\nnum_inference_steps: 2\nfast_steps: 2\nrepeats: 1\n")
     out_dir = tmp_path / "run"
@@ -97,7 +105,7 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     assert (out_dir / "01_speed.ipynb").is_file()
     page = (out_dir / "01_speed.html").read_text()
     assert page.count('src="data:image/') >= 4  # three grids and the chart travel inside the page
-    assert {p.name: p.read_bytes() for p in notebooks_dir.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")} == before
 
 
 @pytest.mark.slow
