@@ -20,6 +20,7 @@ After a retrain, regenerate the notebooks' references (make references).
 import argparse
 import copy
 import csv
+import json
 import math
 import random
 import time
@@ -265,6 +266,11 @@ def main(models: Path) -> None:
     save(unet, text_encoder, "toyworld")
     tiny = train_tiny_decoder(models, log)
     tiny.to(torch.float16).save_pretrained(models / "toyworld-taesd", safe_serialization=True)
+    # diffusers records the decoder's channels a second time as block_out_channels, then warns on every load
+    # that the key is unexpected.
+    config = json.loads((models / "toyworld-taesd" / "config.json").read_text())
+    config.pop("block_out_channels")
+    (models / "toyworld-taesd" / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     with open(models / "toyworld" / "training_log.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, ["phase", "step", "loss"])
         writer.writeheader()

@@ -1,5 +1,7 @@
 """Helpers for the notebooks of the "Effective and efficient diffusion" tutorial."""
 
+import logging
+
 from .display import environment_report, grid, markdown_table, metric_charts, show, speedup_chart
 from .fingerprint import fingerprint, psnr
 from .inputs import get_inputs, get_prompt_inputs, make_generators
@@ -17,6 +19,13 @@ from .memory import format_size, largest_batch, measure, parse_size, peak_memory
 from .quality import compare, sharpness
 from .results import record
 from .timing import Timing, time_call
+
+# In every new process transformers says that CLIP's image processor falls back to PIL without torchvision.
+# These pipelines never run it (it feeds Stable Diffusion's safety checker, which they leave out), and the
+# notice landed in every notebook's output and as a red block above the playground.
+logging.getLogger("transformers.utils.import_utils").addFilter(
+    lambda record: "requires torchvision" not in record.getMessage()
+)
 
 __all__ = [
     "EMBEDDED_MODELS",

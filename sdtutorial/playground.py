@@ -79,8 +79,10 @@ class Playground:
         schedulers = sorted(cls.__name__ for cls in pipeline.scheduler.compatibles)
         self.fixed = {"model_id": settings.model_id, "device": settings.device}
         self.controls = {
-            "prompt": widgets.Text(value=settings.prompt, description="prompt"),
-            "negative_prompt": widgets.Text(value=settings.negative_prompt, description="negative"),
+            # wide enough for a whole prompt of toyworld's grammar or the guide's
+            "prompt": widgets.Text(value=settings.prompt, description="prompt", layout=widgets.Layout(width="44em")),
+            "negative_prompt": widgets.Text(value=settings.negative_prompt, description="negative",
+                                            layout=widgets.Layout(width="44em")),
             "seed": widgets.IntText(value=settings.seed, description="seed"),
             "num_inference_steps": widgets.IntSlider(
                 value=settings.num_inference_steps, min=1, max=100, description="steps"
