@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import huggingface_hub
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, DiffusionPipeline, schedulers
 from diffusers.schedulers import KarrasDiffusionSchedulers
@@ -107,6 +108,30 @@ def resolve_model(model_id: str) -> str:
     return LEGACY_HUB_IDS.get(model_id, model_id)
 
 
+def unreachable(model_id: str) -> ModelNotAvailableError:
+    """The one-line error for a hub model that could not be had."""
+    return ModelNotAvailableError(
+        f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
+        f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"
+    )
+
+
+def fetch_model(model_id: str, pipeline: bool = True) -> str:
+    """A local folder with `model_id`'s files, for the guide's `from_pretrained`: an embedded model's, a local one,
+    or a hub model's safetensors and configs downloaded into the Hugging Face cache (`pipeline`: a whole pipeline,
+    as `DiffusionPipeline.download` fetches it; else one model, such as a VAE). Fails in one line when it cannot.
+    """
+    source = resolve_model(model_id)
+    if Path(source).is_dir() or model_id in ARCHITECTURE_ONLY_MODELS:
+        return source
+    try:
+        if pipeline:
+            return str(DiffusionPipeline.download(source, use_safetensors=True))
+        return huggingface_hub.snapshot_download(source, allow_patterns=["*.json", "*.safetensors"])
+    except (OSError, ValueError) as error:
+        raise unreachable(model_id) from error
+
+
 def tiny_vae_for(model_id: str) -> str:
     """The tiny decoder that fits `model_id`'s latents: an embedded one, or madebyollin/taesd for Stable Diffusion."""
     return TINY_VAES.get(model_id, "madebyollin/taesd")
@@ -155,10 +180,7 @@ def _from_pretrained(cls, model_id: str, dtype: torch.dtype):
             raise ModelNotAvailableError(
                 f"model {model_id!r} could not be loaded from its folder: {first_line(error)}"
             ) from error
-        raise ModelNotAvailableError(
-            f"model {model_id!r} could not be loaded from the hub or the local cache (no network?); "
-            f"embedded models that work offline: {', '.join(EMBEDDED_MODELS)}"
-        ) from error
+        raise unreachable(model_id) from error
 
 
 def load_pipeline(

@@ -130,7 +130,7 @@ def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
         entry["status"] = "ok"
     except papermill.PapermillExecutionError as error:
         entry["status"] = "failed"
-        entry["error"] = f"cell {error.exec_count}: {error.ename}: {error.evalue}"
+        entry["error"] = f"cell {error.exec_count}: {error.ename}: {(error.evalue.splitlines() or [''])[0]}"
     except Exception as error:  # a dead kernel or a timeout: record it and go on with the next notebook
         entry["status"] = "failed"
         entry["error"] = f"{type(error).__name__}: {first_line(error)}"

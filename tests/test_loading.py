@@ -6,8 +6,10 @@ from diffusers import LCMScheduler, PNDMScheduler
 
 from sdtutorial.loading import (
     EMBEDDED_MODELS,
+    MODELS_DIR,
     ModelNotAvailableError,
     check_scheduler,
+    fetch_model,
     first_line,
     load_pipeline,
     resolve_device,
@@ -82,6 +84,15 @@ def test_unreachable_hub_model_is_one_line(monkeypatch):
     assert "\n" not in message
     assert "'someone/not-cached-here' could not be loaded" in message
     assert "tiny-random" in message
+
+
+def test_fetch_model_gives_a_folder_or_one_line(monkeypatch, tmp_path):
+    assert fetch_model("toyworld") == str(MODELS_DIR / "toyworld") and fetch_model(str(tmp_path)) == str(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    message = "^model 'someone/not-cached-here' could not be loaded from the hub"
+    for pipeline in (True, False):
+        with pytest.raises(ModelNotAvailableError, match=message):
+            fetch_model("someone/not-cached-here", pipeline=pipeline)
 
 
 def test_a_broken_local_folder_is_one_clear_error(tmp_path):
