@@ -27,7 +27,7 @@ def test_evaluation_prompts_are_unseen_and_held_out_ones_name_a_held_out_pair():
 def test_evaluate_writes_its_report(tmp_path, capsys):
     assert main(["evaluate", "--prompts", "2", "--batch-size", "2", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| final checkpoint, DPMSolver 20, guidance 7.5: adherence >= 0.90 |" in out
+    assert "| final checkpoint, DPMSolver 20, guidance 7.5: adherence >= 0.93 |" in out
     results = json.loads((tmp_path / "evaluation.json").read_text())
     assert results["prompts"] == 2
     for name in ("final_dpm20", "final_pndm50", "early_dpm20", "plain_prompt", "quality_words", "negative_prompt"):
