@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 # apart (17-44 dB at 10 steps, 37-50 dB at 50, seeds 0-11), and the half-precision check would test the step count.
 QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2}
 QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 1}
-QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4}
+QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4, "comparison_prompts": 2}
 QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
 
 
@@ -62,17 +62,23 @@ def test_memory_batches_are_made_of_single_seeds_and_the_real_scale_search(run_n
 
 
 def test_quality_changes_move_the_images(run_notebook):
-    results = run_notebook("03_quality", batch_size=2, seed=3, **QUICK_QUALITY)
+    results = run_notebook("03_quality", images_per_prompt=1, seed=3, **QUICK_QUALITY)
     prints = results["fingerprints"]
     assert len({tuple(p) for p in prints.values()}) == len(prints)  # each change gives other images
-    assert len(prints["base"]) == 2 and len(prints["variations"]) == 4
+    assert len(prints["base"]) == 2 and len(prints["variations"]) == 5
+    assert set(results["claims"]) >= {"the later checkpoint follows the prompts better",
+                                      "the fine-tuned VAE reconstructs scenes more faithfully",
+                                      "negative prompt: cleaner images (higher clean score)"}
+    assert [set(changed) for changed in results["variations_followed"]] == [
+        {"shape"}, {"position"}, {"color"}, {"background"}]
     assert all(c["psnr"] < 60 for c in results["comparisons"].values())
 
 
 def test_quality_with_the_same_checkpoint_changes_nothing(run_notebook):
-    results = run_notebook("03_quality", other_model_id="toyworld", batch_size=1, **QUICK_QUALITY)
+    results = run_notebook("03_quality", other_model_id="toyworld", images_per_prompt=1, **QUICK_QUALITY)
     assert results["fingerprints"]["other_checkpoint"] == results["fingerprints"]["base"]
-    assert float(results["comparisons"]["other checkpoint"]["psnr"]) == float("inf")  # recorded as "inf"
+    assert float(results["comparisons"]["later checkpoint"]["psnr"]) == float("inf")  # recorded as "inf"
+    assert results["claims"]["the later checkpoint follows the prompts better"] == "does NOT hold"  # no gain: equal
 
 
 def test_next_steps_keep_the_image(run_notebook):
