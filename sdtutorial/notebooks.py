@@ -24,15 +24,16 @@ NOTEBOOKS_DIR = Path(str(importlib.resources.files("sdtutorial.notebook_files"))
 KERNEL = "python3"
 
 
-def available_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The tutorial's notebooks, in order; raise if `folder` holds none, rather than run nothing."""
+def available_notebooks(folder: Path | None = None) -> list[Path]:
+    """The tutorial's notebooks (in `folder`, by default NOTEBOOKS_DIR), in order; raise if there are none."""
+    folder = folder or NOTEBOOKS_DIR
     notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         raise FileNotFoundError(f"no notebooks (NN_name.ipynb) in {folder}")
     return notebooks
 
 
-def copy_notebooks(destination: Path, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+def copy_notebooks(destination: Path, folder: Path | None = None) -> list[Path]:
     """Copy the tutorial's notebooks into `destination` to open them in Jupyter; existing files are kept."""
     destination.mkdir(parents=True, exist_ok=True)
     copied = []
@@ -42,7 +43,7 @@ def copy_notebooks(destination: Path, folder: Path = NOTEBOOKS_DIR) -> list[Path
     return copied
 
 
-def find_notebooks(names: list[str], folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+def find_notebooks(names: list[str], folder: Path | None = None) -> list[Path]:
     """Resolve names such as `01_speed`, `speed`, `01` or a path; no names means all notebooks."""
     notebooks = available_notebooks(folder)
     if not names:

@@ -14,7 +14,6 @@ from conftest import ROOT
 
 def test_an_empty_notebook_folder_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sdtutorial.notebooks.NOTEBOOKS_DIR", tmp_path)
-    monkeypatch.setattr("sdtutorial.notebooks.available_notebooks.__defaults__", (tmp_path,))
     assert main(["run", "-o", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == f"sdtutorial: error: no notebooks (NN_name.ipynb) in {tmp_path}\n"
     assert not (tmp_path / "out").exists()
