@@ -50,7 +50,8 @@ def test_memory_batches_are_made_of_single_seeds_and_the_real_scale_search(run_n
     assert results["image_counts"] == {"batch_2": 2, "batch_3": 3}
     assert prints["batch_3"][:2] == prints["batch_2"]
     assert prints["alone"] == prints["batch_3"][2:3]
-    assert prints["attention_classic"] == prints["attention_sdpa"] == prints["attention_sliced"]
+    # the kernels round differently: at 512x512 a few 8-bit values differ, far below what can be seen
+    assert min(float(psnr) for psnr in results["attention_psnr_vs_sdpa"].values()) > 40  # "inf" for SDPA itself
     assert all(peak > 0 for peak in results["peak_bytes"].values())
     # Attention's full matrix grows with the image: the classic kernel needs more than the fused one.
     assert results["peak_bytes"]["attention_classic"] > results["peak_bytes"]["attention_sdpa"]
