@@ -1,5 +1,6 @@
 """The package as a user installs it: a wheel in a fresh virtual environment runs a notebook."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,8 +23,9 @@ def test_an_empty_notebook_folder_is_refused_in_one_line(tmp_path, monkeypatch, 
 @pytest.mark.slow
 def test_a_wheel_install_runs_a_notebook(tmp_path):
     run = lambda *command, **kwargs: subprocess.run(command, capture_output=True, text=True, **kwargs)  # noqa: E731
-    dist = tmp_path / "dist"
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", dist, ROOT)
+    dist, source = tmp_path / "dist", tmp_path / "source"  # a copy: pip builds in place and leaves build/ behind
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "build", "*.egg-info"))
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", dist, source)
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("sdtutorial-*.whl"))
     venv = tmp_path / "venv"
