@@ -5,6 +5,7 @@ one run: adherence (the scorer's share of the prompt's attributes found in the i
 scorer's clean score and the Laplacian sharpness, reconstruction PSNR, and seconds per image.
 """
 
+import dataclasses
 import json
 import random
 import statistics
@@ -110,8 +111,8 @@ def evaluate(count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict
     for name in ("toyworld", "toyworld-vae-ft"):
         vae = pipeline.vae if name == "toyworld" else load_vae(name, device=device)
         results[f"psnr_{name}_vae"] = reconstruction_psnr(vae, originals)
-    scenes = [toyworld.Scene(**{**toyworld.random_scene(random.Random(EVALUATION_SEED + 10_000_000 + i), "include")
-                                .__dict__, "degradation": "clean"}) for i in range(READBACK_SCENES)]
+    scenes = [dataclasses.replace(toyworld.random_scene(random.Random(EVALUATION_SEED + 10_000_000 + i), "include"),
+                                  degradation="clean") for i in range(READBACK_SCENES)]
     seen = scorer.read(reconstruct(pipeline.vae, [toyworld.draw(scene) for scene in scenes]))
     pairs = list(zip(seen, scenes, strict=True))
     results["vae_readback"] = {name: statistics.mean(s[name] == getattr(scene, name) for s, scene in pairs)

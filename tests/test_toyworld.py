@@ -1,5 +1,6 @@
 """The synthetic world, its grammar and the shipped scorer that reads its images."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -61,7 +62,7 @@ def test_adherence_counts_the_attributes_a_prompt_gets_wrong():
 
 def test_clean_score_separates_clean_from_degraded_images():
     clean = toyworld.Scene("circle", "green", "white", "large", "center")
-    degraded = [toyworld.draw(toyworld.Scene(**{**clean.__dict__, "degradation": d}))
+    degraded = [toyworld.draw(dataclasses.replace(clean, degradation=d))
                 for d in ("blur", "noise", "low contrast")]
     clean_score, *degraded_scores = scorer.clean_score([toyworld.draw(clean), *degraded])
     assert clean_score > 0.9 and max(degraded_scores) < 0.1
