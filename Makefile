@@ -22,7 +22,7 @@ test: $(VENV)/installed
 	scripts/ensure_browser.sh $(BIN)/playwright
 	$(BIN)/python -m pytest
 
-# The one documented way to refresh the committed reference outputs of notebooks/.
+# The one documented way to refresh the committed reference outputs of notebooks/ and the exercises' stored answers.
 references: $(VENV)/installed
 	$(BIN)/sdtutorial references
 
@@ -36,7 +36,7 @@ bench: $(VENV)/installed
 evaluate: $(VENV)/installed
 	$(BIN)/sdtutorial evaluate
 
-# Retrain the toyworld models from scratch into sdtutorial/models/ (53 minutes on 2 CPU cores), then
+# Retrain the toyworld models from scratch into sdtutorial/models/ (about 54 minutes on 2 CPU cores), then
 # refresh the notebooks' references, whose fingerprints come from these weights.
 toyworld: $(VENV)/installed
 	$(BIN)/python scripts/train_toyworld.py

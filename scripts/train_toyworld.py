@@ -1,9 +1,9 @@
-"""Train the toyworld models from scratch on the CPU (53 minutes on 2 cores, measured): `make toyworld`.
+"""Train the toyworld models from scratch on the CPU (about 54 minutes on 2 cores, measured): `make toyworld`.
 
 Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.
 - toyworld: the text-to-image pipeline, Stable Diffusion's classes at toy size: an AutoencoderKL
-  (4x downsampling: 64x64 images, 16x16x4 latents), a UNet2DConditionModel and a 2-layer
+  (4x downsampling: 64x64 images, 16x16x4 latents), a four-level UNet2DConditionModel and a 2-layer
   CLIPTextModel trained together on captioned toyworld images (1 caption in 10 left empty, for
   classifier-free guidance), PNDM with Stable Diffusion v1.5's scheduler config. Its
   training_log.csv has the losses.
@@ -12,6 +12,7 @@ Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-taesd: an AutoencoderTiny whose decoder learned to turn toyworld latents into images,
   as madebyollin/taesd does for Stable Diffusion's (its encoder is untrained: only decoding is used).
 Every random choice comes from fixed seeds; weights are stored in float16 to keep the package small.
+`--from unet` retrains from the UNet phase on, reading the scorer and VAEs an earlier run wrote.
 After a retrain, regenerate the notebooks' references (make references).
 """
 
@@ -45,6 +46,12 @@ SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 1200
 SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
 EMPTY_CAPTION_SHARE = 0.1
 EMA_DECAY = 0.999
+MIN_SNR_GAMMA = 5.0
+# Latents are scaled to a spread of 1 / LATENT_SHIFT rather than 1. SD v1.5's noise schedule was made for 64x64
+# latents; on toyworld's 16x16 ones a whole shape stays visible through its strongest noise (the schedule ends at
+# 6.8% signal), so the model read where the shape goes from the seed's noise instead of the prompt. Scaling the
+# signal by 1/4 matches the resolution (64 / 16), as "simple diffusion" (Hoogeboom et al., 2023) shifts schedules.
+LATENT_SHIFT = 4
 MAX_TOKENS = 32
 # Sample seeds of each phase; evaluations draw from EVALUATION_SEED up, far above any of these.
 SCORER_SEEDS, VAE_SEEDS, UNET_SEEDS, TINY_SEEDS = 0, 10_000_000, 20_000_000, 30_000_000
@@ -119,14 +126,15 @@ def train_vae(log: list) -> tuple[AutoencoderKL, AutoencoderKL]:
     start = VAE_SEEDS + VAE_STEPS * VAE_BATCH
     train("vae-ft (decoder)", [p for p in vae_ft.parameters() if p.requires_grad], VAE_FT_STEPS, 3e-4,
           lambda step: vae_loss(vae_ft, batch(start + step * VAE_BATCH, VAE_BATCH)[0]), log)
-    vae.requires_grad_(False)
-    vae_ft.requires_grad_(False)
-    # Latents scaled to unit spread, as Stable Diffusion's 0.18215 does for its VAE.
+    return vae.eval(), vae_ft.eval()
+
+
+def set_scaling_factor(vae: AutoencoderKL, vae_ft: AutoencoderKL) -> None:
+    """The pipeline multiplies latents by scaling_factor, as by Stable Diffusion's 0.18215 (see LATENT_SHIFT)."""
     with torch.no_grad():
         latents = vae.encode(batch(EVALUATION_SEED, 256)[0]).latent_dist.mean
     for model in (vae, vae_ft):
-        model.register_to_config(scaling_factor=round(1 / float(latents.std()), 5))
-    return vae.eval(), vae_ft.eval()
+        model.register_to_config(scaling_factor=round(1 / (LATENT_SHIFT * float(latents.std())), 5))
 
 
 def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_early) -> tuple:
@@ -137,16 +145,21 @@ def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_ear
         max_position_embeddings=MAX_TOKENS, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 1,
     ))
+    # Four levels, down to 2x2: a convolution knows where it is only from the zero padding at the border, and
+    # at 2x2 each cell touches a different pair of borders, so text attention there can place a shape by quadrant.
+    # With three levels (down to 4x4) the model learned no position at all: every caption's position word gave
+    # the same image, and the seed alone chose the corner.
     unet = UNet2DConditionModel(
-        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(48, 96, 112), layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(32, 64, 96, 96), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
         cross_attention_dim=128, attention_head_dim=8, norm_num_groups=16,
     )
     ema = {"unet": UNet2DConditionModel.from_config(unet.config), "text_encoder": CLIPTextModel(text_encoder.config)}
     ema["unet"].load_state_dict(unet.state_dict())
     ema["text_encoder"].load_state_dict(text_encoder.state_dict())
     noise_scheduler = DDPMScheduler.from_config(SD15_SCHEDULER_CONFIG)
+    alphas_cumprod = noise_scheduler.alphas_cumprod
     generator = torch.Generator().manual_seed(4)
     caption_rng = random.Random(5)
 
@@ -166,7 +179,10 @@ def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_ear
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
         with torch.autocast("cpu", torch.bfloat16):
             predicted = unet(noisy, timesteps, text_encoder(ids)[0]).sample
-        return F.mse_loss(predicted.float(), noise)
+        # Min-SNR weighting (Hang et al., 2023): steps with little noise, which only polish details, weigh less.
+        snr = alphas_cumprod[timesteps] / (1 - alphas_cumprod[timesteps])
+        weight = (snr.clamp(max=MIN_SNR_GAMMA) / snr).view(-1, 1, 1, 1)
+        return (weight * (predicted.float() - noise) ** 2).mean()
 
     @torch.no_grad()
     def update_ema(step: int) -> None:
@@ -215,12 +231,26 @@ def scorer_accuracy(model: scoring.Scorer, count: int = 2000) -> dict[str, float
     return {name: n / count for name, n in correct.items()}
 
 
-def main(models: Path) -> None:
+def main(models: Path, first_phase: str = "scorer") -> None:
+    """Train from `first_phase` on; the phases before it are read from `models`, as an earlier run left them."""
     started, log = time.time(), []
-    scorer = train_scorer(log)
-    scoring.save_scorer(scorer, models / "toyworld-scorer")
-    print("scorer accuracy on unseen samples:", scorer_accuracy(scorer))
-    vae, vae_ft = train_vae(log)
+    if first_phase == "scorer":
+        scorer = train_scorer(log)
+        scoring.save_scorer(scorer, models / "toyworld-scorer")
+        print("scorer accuracy on unseen samples:", scorer_accuracy(scorer))
+    if first_phase in ("scorer", "vae"):
+        vae, vae_ft = train_vae(log)
+        (models / "toyworld").mkdir(parents=True, exist_ok=True)
+        # The UNet learns on the VAE as shipped, in float16, so a run that starts at the UNet phase matches.
+        vae.to(torch.float16).save_pretrained(models / "toyworld" / "vae", safe_serialization=True)
+        vae_ft.to(torch.float16).save_pretrained(models / "toyworld-vae-ft", safe_serialization=True)
+    if first_phase != "scorer":
+        earlier = ("scorer",) if first_phase == "vae" else ("scorer", "vae", "vae-ft (decoder)")
+        with open(models / "toyworld" / "training_log.csv", newline="") as file:
+            log = [row for row in csv.DictReader(file) if row["phase"] in earlier] + log
+    vae, vae_ft = (AutoencoderKL.from_pretrained(folder, dtype=torch.float32).eval().requires_grad_(False)
+                   for folder in (models / "toyworld" / "vae", models / "toyworld-vae-ft"))
+    set_scaling_factor(vae, vae_ft)
     vae_ft.to(torch.float16).save_pretrained(models / "toyworld-vae-ft", safe_serialization=True)
     tokenizer = make_tokenizer(toyworld.vocabulary(), MAX_TOKENS)
 
@@ -253,7 +283,9 @@ if __name__ == "__main__":
     parser.add_argument("out", nargs="?", type=Path, default=MODELS,
                         help="folder for the models (default: the package's)")
     parser.add_argument("--smoke", action="store_true", help="a few steps of each phase, to check the script runs")
+    parser.add_argument("--from", dest="first_phase", choices=("scorer", "vae", "unet"), default="scorer",
+                        help="first phase to train; earlier ones are read from the folder (default: all)")
     arguments = parser.parse_args()
     if arguments.smoke:
         SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 3, 3, 2, 4, 2, 2
-    main(arguments.out)
+    main(arguments.out, arguments.first_phase)
