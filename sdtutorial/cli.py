@@ -1,4 +1,5 @@
-"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models, benchmark, evaluate."""
+"""The `sdtutorial` command: run notebooks, show their parameters, list the embedded models, benchmark, evaluate,
+check a machine before class, write handouts and the exercises' answers."""
 
 import argparse
 import sys
@@ -80,7 +81,12 @@ def command_models(args: argparse.Namespace) -> int:
 
 
 def command_references(args: argparse.Namespace) -> int:
-    """Re-execute notebooks in place so their outputs become the committed references."""
+    """Recompute the exercises' stored answers, then re-execute notebooks in place so their outputs become the
+    committed references (the notebooks' exercise checks read those answers)."""
+    from .exercises import ANSWERS_FILE, write_answers
+
+    write_answers()
+    print(f"wrote {ANSWERS_FILE}", flush=True)
     for path in find_notebooks(args.notebooks):
         print(f"regenerating {path}", flush=True)
         try:
@@ -125,6 +131,38 @@ def command_evaluate(args: argparse.Namespace) -> int:
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("evaluate-%Y%m%d-%H%M%S"))
     run_evaluation(out_dir, args.prompts, args.batch_size, args.device)
     print(f"wrote evaluation.md, evaluation.json and samples.png in {out_dir}")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Check that this machine runs the notebooks as tested: print what it has and "ready", or why not."""
+    from .classroom import NotReady, machine_check
+
+    try:
+        for line in machine_check(args.model):
+            print(line, flush=True)
+    except NotReady as error:
+        print(f"not ready: {error}", flush=True)
+        return 1
+    return 0
+
+
+def command_handout(args: argparse.Namespace) -> int:
+    """Write the student versions of the notebooks (and with --solutions the teacher's) as .ipynb and HTML."""
+    from .classroom import write_handouts
+
+    index = write_handouts(Path(args.output), args.solutions)
+    print(f"wrote handouts into {args.output}; open {index}")
+    return 0
+
+
+def command_exercises(args: argparse.Namespace) -> int:
+    """List the exercises, what each practises and its points."""
+    from .exercises import EXERCISES
+
+    for exercise in EXERCISES.values():
+        points = f"{exercise.points} point{'s' * (exercise.points > 1)}"
+        print(f"{exercise.id} ({exercise.notebook}, {points}): {exercise.practises}")
     return 0
 
 
@@ -174,6 +212,15 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default: cpu)")
     evaluate.add_argument("-o", "--output", help="output folder (default: runs/evaluate-<timestamp>)")
     evaluate.set_defaults(func=command_evaluate)
+    check = sub.add_parser("check", help="before class: does this machine run the notebooks as tested? (about 15 s)")
+    check.add_argument("--model", default="toyworld", help="the model whose seeded images to compare (default: "
+                       "toyworld, the one the shipped references come from)")
+    check.set_defaults(func=command_check)
+    handout = sub.add_parser("handout", help="write the notebooks without solutions, as .ipynb and HTML, with an index")
+    handout.add_argument("-o", "--output", required=True, help="folder to write into")
+    handout.add_argument("--solutions", action="store_true", help="also the teacher's versions, in solutions/")
+    handout.set_defaults(func=command_handout)
+    sub.add_parser("exercises", help="list the exercises and their points").set_defaults(func=command_exercises)
     return top
 
 

@@ -1,4 +1,4 @@
-"""Results a notebook records in its last cell, for `sdtutorial run` and the tests to read back."""
+"""Results a notebook records in its results cell, for `sdtutorial run` and the tests to read back."""
 
 import json
 from typing import TYPE_CHECKING

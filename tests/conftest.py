@@ -1,6 +1,7 @@
 """Shared fixtures: paths, a papermill runner and the committed reference results."""
 
 import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -13,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 # Half-precision images must stay this close to the float32 ones (PSNR, dB); the committed run gives about 45.
 HALF_PSNR_FLOOR = 30.0
+# The browser tests' Chromium: SDTUTORIAL_CHROMIUM, else Debian's chromium, else Playwright's own build; make test
+# gets one (scripts/ensure_browser.sh).
+CHROMIUM = os.environ.get("SDTUTORIAL_CHROMIUM") or shutil.which("chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -32,15 +40,24 @@ def reference_results():
 
 @pytest.fixture
 def run_notebook(tmp_path, monkeypatch):
-    """Execute a notebook with papermill into tmp_path, optionally under extra environment variables."""
+    """Execute a notebook with papermill into tmp_path, optionally under extra environment variables.
 
-    def run(name: str, env: dict | None = None, **parameters) -> dict:
+    The exercises at the end (the cells with nbgrader markup) are left out unless `exercises` is true: their
+    answers do not depend on the parameters, and nbval and tests/test_exercises.py check them.
+    """
+
+    def run(name: str, env: dict | None = None, exercises: bool = False, **parameters) -> dict:
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
+        notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        if not exercises:
+            notebook.cells = [cell for cell in notebook.cells if "nbgrader" not in cell.metadata]
+        source = tmp_path / f"{name}-source-{len(os.listdir(tmp_path))}.ipynb"
+        nbformat.write(notebook, source)
         output = tmp_path / f"{name}-{len(os.listdir(tmp_path))}.ipynb"
         papermill.execute_notebook(
-            str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters, kernel_name="python3",
-            progress_bar=False, cwd=str(tmp_path),
+            str(source), str(output), parameters=parameters, kernel_name="python3", progress_bar=False,
+            cwd=str(tmp_path),
         )
         return read_results(nbformat.read(output, as_version=4))
 

@@ -1,9 +1,7 @@
 """The playground in the real thing: JupyterLab in headless Chromium, driven by Playwright."""
 
-import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,16 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import NOTEBOOKS
+from conftest import CHROMIUM, CHROMIUM_FLAGS, NOTEBOOKS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-# SDTUTORIAL_CHROMIUM, else Debian's chromium, else Playwright's own build; make test gets one
-# (scripts/ensure_browser.sh).
-CHROMIUM = os.environ.get("SDTUTORIAL_CHROMIUM") or shutil.which("chromium")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 def free_port() -> int:

@@ -82,6 +82,13 @@ def test_models_lists_the_embedded_models(capsys):
     assert capsys.readouterr().out.startswith("toyworld: pipeline: ")
 
 
+def test_exercises_lists_each_exercise_with_its_notebook_and_points(capsys):
+    assert main(["exercises"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8
+    assert lines[1] == "01-fewest-steps (01_speed, 2 points): measuring quality against speed with the scorer"
+
+
 @pytest.mark.slow
 def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, notebooks_dir):
     """Also shows that a notebook runs Stable Diffusion v1.5's architecture (sd15-arch) at a size of its choosing."""

@@ -1,0 +1,183 @@
+"""For teachers: `sdtutorial check` (will the notebooks run on this laptop?) and `sdtutorial handout`.
+
+The exercise cells carry nbgrader's markup (### BEGIN SOLUTION / ### END SOLUTION, graded test cells
+with points), so nbgrader's generate_assignment and autograde work on the notebooks as they are.
+`student_version` clears the solutions the way nbgrader's ClearSolutions does, for handouts without
+nbgrader; tests/test_classroom.py checks the two agree.
+"""
+
+import ast
+import html
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import torch
+
+from .fingerprint import fingerprint
+from .inputs import get_inputs
+from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device
+from .notebooks import available_notebooks, notebook_parameters
+from .results import read_results
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+MIN_FREE_MEMORY = 2 * 2**30  # toyworld needs well under 1 GiB; below 2 GiB free, the notebooks' larger batches fail
+REINSTALL = "reinstall the tested versions (make .venv/installed, or pip install -r requirements.lock)"
+
+
+# The shipped reference images `check` remakes: notebook, its results' fingerprint key, and how it was made.
+REFERENCES = {
+    "01_speed": ("float32", "PNDMScheduler", "num_inference_steps"),
+    "04_next_steps": ("baseline", "DPMSolverMultistepScheduler", "num_inference_steps"),
+}
+
+
+class NotReady(Exception):
+    """What stops this machine from running the notebooks, in one line with what to do."""
+
+
+def reference_images(model: str = DEFAULT_MODEL) -> tuple[int, list[str]]:
+    """Remake the shipped notebooks' seeded float32 images with `model`; (how many match, which notebooks differ)."""
+    matches, differing = 0, []
+    notebooks = {path.stem: path for path in available_notebooks()}
+    for name, (key, scheduler, steps_name) in REFERENCES.items():
+        defaults = {k: v["default"] for k, v in notebook_parameters(notebooks[name]).items()}
+        value = {k: ast.literal_eval(v) for k, v in defaults.items() if k in ("prompt", "seed", steps_name)}
+        pipeline = load_pipeline(model, device="cpu", dtype="float32", scheduler=scheduler)
+        pipeline.set_progress_bar_config(disable=True)
+        images = pipeline(**get_inputs(value["prompt"], 1, value["seed"], value[steps_name], pipeline=pipeline)).images
+        expected = read_results(nbformat.read(notebooks[name], as_version=4))["fingerprints"][key]
+        if fingerprint(images) == expected:
+            matches += 1
+        else:
+            differing.append(f"{name} {key}")
+    return matches, differing
+
+
+def optional_parts(device: torch.device) -> list[str]:
+    """Which optional parts of the notebooks can run here, one phrase each."""
+    def has(module: str) -> bool:
+        return importlib.util.find_spec(module) is not None
+
+    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+    return [
+        "GPU parts (float16, offloading): " + ("yes" if device.type == "cuda" else f"skipped, the device is {device}"),
+        "torch.compile: " + ("yes" if device.type == "cuda" or compiler else "skipped, no C compiler"),
+        "xFormers: " + ("yes" if has("xformers") and device.type == "cuda" else "skipped (CUDA only)"),
+        "playground in JupyterLab: " + ("yes" if has("jupyterlab") else "needs pip install sdtutorial[lab]"),
+        "nbgrader: " + ("yes" if has("nbgrader") else "needs pip install sdtutorial[classroom]"),
+    ]
+
+
+def machine_check(model: str = DEFAULT_MODEL) -> list[str]:
+    """Lines describing this machine, ending in "ready"; raise NotReady when the notebooks cannot run as tested."""
+    import diffusers
+    import transformers
+
+    started = time.perf_counter()
+    device = resolve_device("auto")
+    free = psutil.virtual_memory().available
+    lines = [
+        f"sdtutorial {importlib.metadata.version('sdtutorial')}, python {platform.python_version()}, "
+        f"torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}",
+        f"device: {device}, {os.cpu_count()} CPU cores, ATen {torch.backends.cpu.get_cpu_capability()}, "
+        f"{free / 2**30:.1f} GiB memory free",
+    ]
+    if free < MIN_FREE_MEMORY:
+        raise NotReady(f"only {free / 2**30:.1f} GiB memory free; close other programs to free at least 2 GiB")
+    try:
+        matches, differing = reference_images(model)
+    except Exception as error:  # whatever stops the model from loading or running is what the student must hear
+        raise NotReady(f"{model} does not run: {first_line(error)}; {REINSTALL}") from error
+    if differing:
+        raise NotReady(f"{model}'s seeded images differ from the shipped references ({', '.join(differing)}): "
+                       f"its files or the library versions are not the tested ones; {REINSTALL}")
+    lines.append(f"reference images: {matches} of {len(REFERENCES)} match the shipped ones "
+                 f"({time.perf_counter() - started:.1f} s so far)")
+    lines += ["optional: " + part for part in optional_parts(device)]
+    lines.append("ready")
+    return lines
+
+
+def is_solution(cell) -> bool:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
+
+
+def is_graded(cell) -> bool:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade", False)
+
+
+def clear_solution(source: str, cell_type: str) -> str:
+    """`source` with each BEGIN/END SOLUTION region replaced by the stub, as nbgrader's ClearSolutions does."""
+    if BEGIN_SOLUTION not in source:
+        return CODE_STUB if cell_type == "code" else TEXT_STUB
+    lines, kept, inside = source.split("\n"), [], False
+    for line in lines:
+        if line.strip() == BEGIN_SOLUTION:
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            stub = CODE_STUB if cell_type == "code" else TEXT_STUB
+            kept += [indent + stub_line for stub_line in stub.split("\n")]
+        elif line.strip() == END_SOLUTION:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `notebook` without solutions: solution regions stubbed, exercise cells' outputs cleared.
+
+    The lesson's own outputs stay, so a handout can be read before it is run.
+    """
+    student = nbformat.from_dict(notebook)
+    for cell in student.cells:
+        if is_solution(cell):
+            cell.source = clear_solution(cell.source, cell.cell_type)
+        if cell.cell_type == "code" and (is_solution(cell) or is_graded(cell)):
+            cell.outputs, cell.execution_count = [], None
+    return student
+
+
+def exercise_points(notebook: nbformat.NotebookNode) -> int:
+    return sum(cell.metadata.get("nbgrader", {}).get("points", 0) for cell in notebook.cells if is_graded(cell))
+
+
+def write_handouts(out_dir: Path, solutions: bool = False) -> Path:
+    """Per notebook, the student version as .ipynb and as HTML with its images, an index page; `solutions` adds the
+    teacher's versions in solutions/. Returns the index page."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in available_notebooks():
+        teacher = nbformat.read(path, as_version=4)
+        versions = [("", student_version(teacher))] + ([("solutions/", teacher)] if solutions else [])
+        links = []
+        for prefix, notebook in versions:
+            (out_dir / prefix).mkdir(exist_ok=True)
+            nbformat.write(notebook, out_dir / f"{prefix}{path.name}")
+            body, _ = exporter.from_notebook_node(notebook)
+            (out_dir / f"{prefix}{path.stem}.html").write_text(body, encoding="utf-8")
+            label = "solutions" if prefix else "student"
+            links.append(f'<a href="{prefix}{path.stem}.html">{label} (HTML)</a> · '
+                         f'<a href="{prefix}{path.name}">{label} (.ipynb)</a>')
+        title = teacher.cells[0].source.splitlines()[0].lstrip("# ") if teacher.cells else path.stem
+        rows.append(f"<tr><td>{html.escape(path.stem)}</td><td>{html.escape(title)}</td>"
+                    f"<td>{exercise_points(teacher)}</td><td>{'<br>'.join(links)}</td></tr>")
+    index = out_dir / "index.html"
+    index.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>sdtutorial handouts</title></head><body>"
+        "<h1>sdtutorial handouts</h1><table border='1' cellpadding='4'>"
+        "<tr><th>notebook</th><th>title</th><th>exercise points</th><th>files</th></tr>"
+        + "".join(rows) + "</table></body></html>\n", encoding="utf-8")
+    return index
