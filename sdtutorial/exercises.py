@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, DiffusionPipeline, schedulers
 
+from .evaluate import NEGATIVE_PROMPT, evaluation_prompts, generate
 from .fingerprint import as_array, fingerprint
-from .loading import fetch_model
+from .loading import DEFAULT_PROMPT, fetch_model
+from .scorer import mean_scores
 
 ANSWERS_FILE = Path(__file__).parent / "exercise_answers.json"
 IMAGE_SIZE = 64  # toyworld's own image size
-DEFAULT_PROMPT = "a large orange star in the center on a black background"
-NEGATIVE_PROMPT = "blurry, noisy, low contrast"
 FEWEST_STEPS_PROMPTS = 8
 FEWEST_STEPS_RANGE = range(4, 51)
 
@@ -99,9 +99,6 @@ def unet_megabytes(dtype: torch.dtype = torch.bfloat16, unit: float = 1e6, whole
 
 def fewest_steps() -> int:
     """Fewest DPMSolverMultistep steps whose adherence on the first evaluation prompts is within 0.02 of PNDM 50's."""
-    from .evaluate import evaluation_prompts, generate
-    from .scorer import mean_scores
-
     prompts = evaluation_prompts(FEWEST_STEPS_PROMPTS)
     pipeline = DiffusionPipeline.from_pretrained(fetch_model("toyworld"), use_safetensors=True)
     pipeline.set_progress_bar_config(disable=True)
