@@ -12,7 +12,6 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -22,9 +21,10 @@ import torch
 
 from .fingerprint import fingerprint
 from .inputs import get_inputs
-from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device
+from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device, set_scheduler
 from .notebooks import available_notebooks, notebook_parameters
 from .results import read_results
+from .techniques import offload_skip_reason, should_compile, should_run_real_scale, xformers_status
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -33,11 +33,8 @@ MIN_FREE_MEMORY = 2 * 2**30  # toyworld needs well under 1 GiB; below 2 GiB free
 REINSTALL = "reinstall the tested versions (make .venv/installed, or pip install -r requirements.lock)"
 
 
-# The shipped reference images `check` remakes: notebook, its results' fingerprint key, and how it was made.
-REFERENCES = {
-    "01_speed": ("float32", "PNDMScheduler", "num_inference_steps"),
-    "04_next_steps": ("baseline", "DPMSolverMultistepScheduler", "num_inference_steps"),
-}
+# The shipped reference images `check` remakes: notebook -> its results' fingerprint key and the scheduler it used.
+REFERENCES = {"01_speed": ("float32", "PNDMScheduler"), "04_next_steps": ("baseline", "DPMSolverMultistepScheduler")}
 
 
 class NotReady(Exception):
@@ -48,14 +45,15 @@ def reference_images(model: str = DEFAULT_MODEL) -> tuple[int, list[str]]:
     """Remake the shipped notebooks' seeded float32 images with `model`; (how many match, which notebooks differ)."""
     matches, differing = 0, []
     notebooks = {path.stem: path for path in available_notebooks()}
-    for name, (key, scheduler, steps_name) in REFERENCES.items():
-        defaults = {k: v["default"] for k, v in notebook_parameters(notebooks[name]).items()}
-        value = {k: ast.literal_eval(v) for k, v in defaults.items() if k in ("prompt", "seed", steps_name)}
-        pipeline = load_pipeline(model, device="cpu", dtype="float32", scheduler=scheduler)
-        pipeline.set_progress_bar_config(disable=True)
-        images = pipeline(**get_inputs(value["prompt"], 1, value["seed"], value[steps_name], pipeline=pipeline)).images
+    pipeline = load_pipeline(model, device="cpu", dtype="float32")
+    pipeline.set_progress_bar_config(disable=True)
+    for name, (key, scheduler) in REFERENCES.items():
+        defaults = {k: ast.literal_eval(v["default"]) for k, v in notebook_parameters(notebooks[name]).items()
+                    if k in ("prompt", "seed", "num_inference_steps")}
+        set_scheduler(pipeline, scheduler)
+        inputs = get_inputs(defaults["prompt"], 1, defaults["seed"], defaults["num_inference_steps"], pipeline=pipeline)
         expected = read_results(nbformat.read(notebooks[name], as_version=4))["fingerprints"][key]
-        if fingerprint(images) == expected:
+        if fingerprint(pipeline(**inputs).images) == expected:
             matches += 1
         else:
             differing.append(f"{name} {key}")
@@ -63,18 +61,22 @@ def reference_images(model: str = DEFAULT_MODEL) -> tuple[int, list[str]]:
 
 
 def optional_parts(device: torch.device) -> list[str]:
-    """Which optional parts of the notebooks can run here, one phrase each."""
-    def has(module: str) -> bool:
-        return importlib.util.find_spec(module) is not None
-
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+    """Which optional parts of the notebooks run here by default, and why not, in the notebooks' own words."""
+    compile_now, compile_reason = should_compile("auto", device)
+    real_scale_now, real_scale_reason = should_run_real_scale("auto", device)
+    offload_reason = offload_skip_reason(device)
     return [
-        "GPU parts (float16, offloading): " + ("yes" if device.type == "cuda" else f"skipped, the device is {device}"),
-        "torch.compile: " + ("yes" if device.type == "cuda" or compiler else "skipped, no C compiler"),
-        "xFormers: " + ("yes" if has("xformers") and device.type == "cuda" else "skipped (CUDA only)"),
-        "playground in JupyterLab: " + ("yes" if has("jupyterlab") else "needs pip install sdtutorial[lab]"),
-        "nbgrader: " + ("yes" if has("nbgrader") else "needs pip install sdtutorial[classroom]"),
+        "torch.compile: " + ("yes" if compile_now else compile_reason),
+        "real-scale parts (sd15-arch): " + ("yes" if real_scale_now else real_scale_reason),
+        "CPU offloading: " + (offload_reason or "yes"),
+        xformers_status(device),
+        "playground in JupyterLab: " + ("yes" if has_module("jupyterlab") else "needs pip install sdtutorial[lab]"),
+        "nbgrader: " + ("yes" if has_module("nbgrader") else "needs pip install sdtutorial[classroom]"),
     ]
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
 
 
 def machine_check(model: str = DEFAULT_MODEL) -> list[str]:

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, AutoencoderTiny, DiffusionPipeline, schedulers
+from diffusers import AutoencoderKL, DiffusionPipeline, schedulers
 
 from .evaluate import NEGATIVE_PROMPT, evaluation_prompts, generate
 from .fingerprint import as_array, fingerprint
-from .loading import DEFAULT_PROMPT, fetch_model
+from .loading import DEFAULT_PROMPT, fetch_model, load_vae
 from .scorer import mean_scores
 
 ANSWERS_FILE = Path(__file__).parent / "exercise_answers.json"
@@ -85,8 +85,7 @@ def _autoencoder(name: str):
     """An embedded autoencoder by name, or a pipeline's own as "<pipeline>/vae"."""
     if name.endswith("/vae"):
         return AutoencoderKL.from_pretrained(fetch_model(name.removesuffix("/vae")), subfolder="vae")
-    cls = AutoencoderTiny if "taesd" in name else AutoencoderKL
-    return cls.from_pretrained(fetch_model(name, pipeline=False))
+    return load_vae(name, device="cpu", dtype="float32")
 
 
 def unet_megabytes(dtype: torch.dtype = torch.bfloat16, unit: float = 1e6, whole_pipeline: bool = False) -> float:
