@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from nbclient.exceptions import CellExecutionError
 
-from .loading import EMBEDDED_MODELS, ModelNotAvailableError, first_line
+from .loading import EMBEDDED_MODELS, ModelNotAvailableError
 from .notebooks import (
     NOTEBOOKS_DIR,
     check_parameters,
@@ -19,6 +19,20 @@ from .notebooks import (
     parse_value,
     regenerate_reference,
     run_notebooks,
+)
+from .sweep import (
+    CPUS_PER_POINT,
+    Axes,
+    check_points,
+    choose_axes,
+    choose_y,
+    make_points,
+    parse_grid_option,
+    read_sweep_file,
+    read_yaml_mapping,
+    run_sweep,
+    table_rows,
+    write_outputs,
 )
 
 
@@ -34,16 +48,7 @@ def command_run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(args.notebooks)
     params = {}
     for path in args.file or []:
-        try:
-            loaded = parse_value(Path(path).read_text()) or {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or first_line(error)
-            raise ValueError(f"parameter file {path!r},{where}: {problem}") from error
-        if not isinstance(loaded, dict):
-            raise ValueError(f"parameter file {path!r} must hold a mapping of names to values")
-        params.update(loaded)
+        params.update(read_yaml_mapping(path))
     params.update({name: parse_value(value) for name, value in args.parameter or []})
     check_parameters(notebooks, params)
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -55,6 +60,39 @@ def command_run(args: argparse.Namespace) -> int:
         message = f"error: notebook {entry['notebook']} failed at {entry['error']} (see {entry['output']})"
         print(message, file=sys.stderr)
     return 1 if failed else 0
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    """Run one notebook over a grid of parameters on Ray; write each point, the tables and a chart."""
+    notebooks = find_notebooks([args.notebook])
+    if len(notebooks) != 1:
+        raise ValueError(f"sweep takes one notebook, {args.notebook!r} names {len(notebooks)}")
+    notebook = notebooks[0]
+    grid, listed, fixed = read_sweep_file(args.file) if args.file else ({}, [], {})
+    grid |= dict(parse_grid_option(text) for text in args.grid or [])
+    fixed |= {name: parse_value(value) for name, value in args.parameter or []}
+    points = make_points(grid, listed, fixed)
+    check_points(notebook, points)
+    x, hue = choose_axes(points, args.x, args.hue)
+    for option, value in (("--workers", args.workers), ("--cpus-per-point", args.cpus_per_point)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be at least 1, got {value}")
+    out_dir = Path(args.output)
+    print(f"sweep of {notebook.stem}: {len(points)} points into {out_dir}", flush=True)
+    summary = run_sweep(notebook, points, out_dir, args.ray, args.workers, args.cpus_per_point)
+    print(summary.line())
+    if summary.interrupted:
+        print(f"interrupted: finished points are kept in {out_dir}; run the same command again for the rest",
+              file=sys.stderr)
+        return 130
+    _, rows = table_rows(summary.records)
+    files = write_outputs(out_dir, notebook, summary.records, Axes(x, tuple(choose_y(rows, args.y)), hue))
+    print(Path(out_dir / "sweep.md").read_text(), end="")
+    print("wrote " + ", ".join(str(path) for path in files))
+    for record in summary.records:
+        if record["status"] != "ok":
+            print(f"error: point {record['name']} failed at {record.get('error')}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def command_params(args: argparse.Namespace) -> int:
@@ -177,6 +215,26 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="output folder (default: runs/<timestamp>)")
     run.add_argument("--html", action="store_true", help="also export each executed notebook to HTML, images included")
     run.set_defaults(func=command_run)
+    sweep = sub.add_parser("sweep", help="run one notebook over a grid of parameters, on Ray; tables and a chart")
+    sweep.add_argument("notebook", help="a name such as 01_speed or speed")
+    sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", help="values of one parameter "
+                       "(repeatable: every combination runs)")
+    sweep.add_argument("-f", "--file", help="YAML file with grid (name: [values]), points (a list of name: value "
+                       "mappings) and parameters (fixed values)")
+    sweep.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="a fixed parameter for every point")
+    sweep.add_argument("-o", "--output", required=True, help="output folder; a second run into it resumes")
+    sweep.add_argument("--x", help="chart x axis: a varied parameter (default: the first numeric one)")
+    sweep.add_argument("--y", action="append", help="chart panel: a numeric result such as quality_check.fast."
+                       "adherence (repeatable; default: the first results that vary)")
+    sweep.add_argument("--hue", help="chart lines: a varied parameter (default: the first other one)")
+    sweep.add_argument("--ray", metavar="ADDRESS", help="an existing Ray cluster, e.g. 10.0.0.5:6379 (default: "
+                       "start a local Ray)")
+    sweep.add_argument("--workers", type=int, help="points at once on the local Ray (default: what the cores "
+                       "and memory afford)")
+    sweep.add_argument("--cpus-per-point", type=int, default=CPUS_PER_POINT, help="CPU cores (and threads) each "
+                       f"point gets (default: {CPUS_PER_POINT})")
+    sweep.set_defaults(func=command_sweep)
     params = sub.add_parser("params", help="show a notebook's parameters")
     params.add_argument("notebook")
     params.set_defaults(func=command_params)
@@ -229,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, ModelNotAvailableError, FileNotFoundError, yaml.YAMLError) as error:
+    except (ValueError, ModelNotAvailableError, FileNotFoundError, ModuleNotFoundError, yaml.YAMLError) as error:
         print(f"sdtutorial: error: {error}", file=sys.stderr)
         return 2
 

@@ -108,6 +108,12 @@ def check_parameters(notebooks: list[Path], params: dict) -> None:
         check_parameter(name, value, params)
 
 
+def without_exercises(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without its exercise cells (those with nbgrader markup), whose answers no parameter changes."""
+    notebook.cells = [cell for cell in notebook.cells if "nbgrader" not in cell.metadata]
+    return notebook
+
+
 def export_html(notebook_path: Path) -> Path:
     """Write an executed notebook next to itself as a self-contained HTML page, images included."""
     from nbconvert import HTMLExporter
@@ -118,7 +124,7 @@ def export_html(notebook_path: Path) -> Path:
     return html
 
 
-def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
+def run_notebook(path: Path, out_dir: Path, params: dict, progress_bar: bool = True) -> dict:
     """Run one notebook with papermill into `out_dir`; return its summary entry (never raises on a cell error)."""
     own = {k: v for k, v in params.items() if k in notebook_parameters(path)}
     output = out_dir / path.name
@@ -126,7 +132,7 @@ def run_notebook(path: Path, out_dir: Path, params: dict) -> dict:
     entry = {"notebook": path.stem, "output": str(output), "parameters": own}
     try:
         papermill.execute_notebook(
-            str(path), str(output), parameters=own, kernel_name=KERNEL, progress_bar=True, cwd=str(out_dir)
+            str(path), str(output), parameters=own, kernel_name=KERNEL, progress_bar=progress_bar, cwd=str(out_dir)
         )
         entry["status"] = "ok"
     except papermill.PapermillExecutionError as error:

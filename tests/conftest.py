@@ -8,6 +8,7 @@ import nbformat
 import papermill
 import pytest
 
+from sdtutorial.notebooks import without_exercises
 from sdtutorial.results import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ def run_notebook(tmp_path, monkeypatch):
             monkeypatch.setenv(key, value)
         notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         if not exercises:
-            notebook.cells = [cell for cell in notebook.cells if "nbgrader" not in cell.metadata]
+            notebook = without_exercises(notebook)
         source = tmp_path / f"{name}-source-{len(os.listdir(tmp_path))}.ipynb"
         nbformat.write(notebook, source)
         output = tmp_path / f"{name}-{len(os.listdir(tmp_path))}.ipynb"

@@ -1,0 +1,416 @@
+"""Parameter sweeps: one notebook over a grid of parameter values, each point run with papermill as a Ray task.
+
+`sdtutorial sweep speed --grid fast_steps=4,8,20 --grid fast_scheduler=EulerDiscreteScheduler,DDIMScheduler -o DIR`
+runs every combination, leaving out the notebook's exercises (no parameter changes their answers). Each point
+gets its folder `DIR/<point>/` with the executed notebook and `point.json` (parameters, status, error, results),
+written as soon as the point finishes; `DIR/sweep.csv`, `sweep.json` and `sweep.md` combine the points, and
+`sweep.png` charts them. Running the same sweep into the same folder again skips the points that finished and
+runs the missing and failed ones.
+
+Ray does the scheduling: a local Ray instance by default, or an existing cluster (`--ray ADDRESS`). Each
+point asks Ray for its CPUs and, when its notebook runs on cuda, for one GPU, so a GPU cluster runs one
+point per GPU.
+"""
+
+import csv
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+import yaml
+from tqdm.auto import tqdm
+
+from .loading import first_line
+from .notebooks import check_parameters, notebook_parameters, parse_value, run_notebook, without_exercises
+
+POINT_FILE = "point.json"
+SWEEP_FILE_KEYS = ("grid", "points", "parameters")
+# Measured on 2 cores (2026-12-01, README): one point at a time with both cores finished a 4-point sweep of
+# 01_speed as fast as two points at a time with one core each, so a point gets 2 CPUs; memory bounds it too.
+CPUS_PER_POINT = 2
+MEMORY_PER_POINT = 3 * 2**30  # a toyworld notebook's kernel peaks near 1.5 GiB; sd15-arch ones need more
+MAX_CHART_PANELS = 3
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the sweep: every parameter passed to the notebook, and those that set it apart from the others."""
+
+    parameters: dict
+    varying: dict
+
+    @property
+    def name(self) -> str:
+        """A folder name that reads as the varying values and is unique for the whole parameter set."""
+        text = "_".join(f"{key}={value}" for key, value in self.varying.items()) or "point"
+        text = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")[:80]
+        digest = hashlib.sha256(json.dumps(self.parameters, sort_keys=True).encode()).hexdigest()[:6]
+        return f"{text}-{digest}"
+
+
+def parse_grid_option(text: str) -> tuple[str, list]:
+    """`steps=4,8,20` or `steps=[4, 8, 20]` as ("steps", [4, 8, 20]); each value is read as YAML reads it."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise ValueError(f"--grid takes NAME=VALUE,VALUE,..., got {text!r}")
+    parsed = parse_value(values) if values.strip().startswith("[") else [parse_value(v) for v in values.split(",")]
+    if not isinstance(parsed, list) or not parsed:
+        raise ValueError(f"--grid {name.strip()} needs at least one value, got {values!r}")
+    return name.strip(), parsed
+
+
+def read_yaml_mapping(path: str) -> dict:
+    """A YAML file that must hold a mapping; a malformed file is refused in one line that says where."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or first_line(error)
+        raise ValueError(f"parameter file {path!r},{where}: {problem}") from error
+    if not isinstance(loaded, dict):
+        raise ValueError(f"parameter file {path!r} must hold a mapping of names to values")
+    return loaded
+
+
+def read_sweep_file(path: str) -> tuple[dict, list[dict], dict]:
+    """A sweep file's `grid` (name: [values]), `points` (a list of name: value mappings) and fixed `parameters`."""
+    loaded = read_yaml_mapping(path)
+    unknown = set(loaded) - set(SWEEP_FILE_KEYS)
+    if unknown:
+        raise ValueError(f"sweep file {path!r}: unknown key {sorted(unknown)[0]!r}; accepted: grid, points, parameters")
+    grid, points, fixed = loaded.get("grid") or {}, loaded.get("points") or [], loaded.get("parameters") or {}
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ValueError(f"sweep file {path!r}: grid must map each parameter name to a list of values")
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise ValueError(f"sweep file {path!r}: points must be a list of mappings of names to values")
+    if not isinstance(fixed, dict):
+        raise ValueError(f"sweep file {path!r}: parameters must be a mapping of names to values")
+    return grid, points, fixed
+
+
+def make_points(grid: dict[str, list], listed: list[dict], fixed: dict) -> list[Point]:
+    """The grid's Cartesian product, then the listed points, each on top of the fixed parameters; no duplicates."""
+    names = list(grid)
+    combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())] if grid else []
+    varying_names = list(dict.fromkeys([*names, *(name for point in listed for name in point)]))
+    points, seen = [], set()
+    for combo in [*combos, *listed]:
+        parameters = fixed | combo
+        key = json.dumps(parameters, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            points.append(Point(parameters, {name: parameters.get(name) for name in varying_names}))
+    if not points:
+        raise ValueError("the sweep has no points: give --grid NAME=VALUES or a file with grid or points")
+    return points
+
+
+def check_points(notebook: Path, points: list[Point]) -> None:
+    """Refuse, before anything runs, any point whose parameters `sdtutorial run` would refuse."""
+    for point in points:
+        try:
+            check_parameters([notebook], point.parameters)
+        except ValueError as error:
+            raise ValueError(f"point {point.name}: {error}") from error
+
+
+def local_workers(cpus_per_point: int = CPUS_PER_POINT) -> int:
+    """How many points this machine can run at once: its cores and its available memory both bound it."""
+    by_cores = (os.cpu_count() or 1) // cpus_per_point
+    by_memory = psutil.virtual_memory().available // MEMORY_PER_POINT
+    return max(1, min(by_cores, by_memory))
+
+
+def point_resources(notebook: Path, parameters: dict, cluster_has_gpus: bool, cpus: int) -> dict:
+    """What a point asks Ray for: `cpus`, and one GPU when its notebook runs on cuda (or on auto, given GPUs)."""
+    default = notebook_parameters(notebook).get("device", {}).get("default", "'cpu'")
+    device = str(parameters.get("device", parse_value(default)))
+    on_gpu = device.startswith("cuda") or (device == "auto" and cluster_has_gpus)
+    return {"num_cpus": cpus, "num_gpus": 1 if on_gpu else 0}
+
+
+def run_point(notebook_name: str, notebook_text: str, parameters: dict, threads: int) -> dict:
+    """Run one point in a temporary folder (on a Ray worker, maybe another machine); its entry and notebook text.
+
+    The executed notebook comes back as text, so the driver writes every result even when the worker's disk is
+    not its own.
+    """
+    # A Ray worker is reused across tasks; the notebook's kernel, a child process, must get this point's threads.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    with tempfile.TemporaryDirectory(prefix="sdtutorial-sweep-") as folder:
+        source = Path(folder) / "source" / notebook_name
+        source.parent.mkdir()
+        source.write_text(notebook_text)
+        entry = run_notebook(source, Path(folder), parameters, progress_bar=False)
+        output = Path(entry.pop("output"))
+        entry["executed"] = output.read_text() if output.exists() else None
+    import ray
+
+    entry["ray"] = {"node": ray.util.get_node_ip_address(), "cluster": ray.get_runtime_context().gcs_address}
+    return entry
+
+
+def finished(out_dir: Path, point: Point) -> dict | None:
+    """The record of an earlier run of `point` in `out_dir` if that run succeeded, else None."""
+    try:
+        record = json.loads((out_dir / point.name / POINT_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if record.get("status") == "ok" and record.get("parameters") == point.parameters else None
+
+
+def save_point(out_dir: Path, notebook: Path, point: Point, entry: dict) -> dict:
+    """Write a finished point's executed notebook and point.json (each replaced whole, so a kill leaves no half)."""
+    folder = out_dir / point.name
+    folder.mkdir(parents=True, exist_ok=True)
+    executed = entry.pop("executed", None)
+    if executed is not None:
+        write_atomically(folder / notebook.name, executed)
+    record = {"name": point.name, "varying": point.varying, "parameters": point.parameters} | entry
+    record["notebook"] = notebook.stem
+    write_atomically(folder / POINT_FILE, json.dumps(record, indent=1))
+    return record
+
+
+def write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def flatten(results: dict, prefix: str = "") -> dict:
+    """Nested results as one level of dotted names: {"seconds": {"fast": 1.2}} -> {"seconds.fast": 1.2}."""
+    flat = {}
+    for key, value in results.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def table_rows(records: list[dict]) -> tuple[list[str], list[dict]]:
+    """Columns and one row per point: name, status, seconds, the varying parameters, the results, the error."""
+    rows = []
+    for record in records:
+        results = {f"results.{key}": value for key, value in flatten(record.get("results") or {}).items()}
+        rows.append({"point": record["name"], "status": record["status"], "seconds": record.get("seconds")}
+                    | record["varying"] | results | {"error": record.get("error", "")})
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    columns.append(columns.pop(columns.index("error")))
+    return columns, rows
+
+
+def numeric_columns(rows: list[dict]) -> list[str]:
+    """Result columns that hold a number in every finished point and differ between points: what a chart can show."""
+    done = [row for row in rows if row["status"] == "ok"]
+    columns = [column for column in (done[0] if done else {}) if column.startswith("results.")]
+    return [c for c in columns if all(is_number(row.get(c)) for row in done) and len({row[c] for row in done}) > 1]
+
+
+@dataclass(frozen=True)
+class Axes:
+    """What the chart shows: `x` and `hue` are parameters the sweep varies, each `y` a result column or seconds."""
+
+    x: str
+    y: tuple[str, ...]
+    hue: str | None
+
+
+def choose_axes(points: list[Point], x: str | None = None, hue: str | None = None) -> tuple[str | None, str | None]:
+    """Checked or default x and hue: x the first varying parameter with numeric values, hue the first other one."""
+    varying = list(points[0].varying)
+    for option, given in (("--x", x), ("--hue", hue)):
+        if given is not None and given not in varying:
+            shown = ", ".join(varying) or "nothing"
+            raise ValueError(f"{option} {given!r} is not a parameter the sweep varies; it varies: {shown}")
+    if x is None and varying:
+        numeric = [name for name in varying if all(is_number(point.varying[name]) for point in points)]
+        x = (numeric or varying)[0]
+    if hue is None:
+        hue = next((name for name in varying if name != x), None)
+    return x, hue
+
+
+def choose_y(rows: list[dict], wanted: list[str] | None) -> list[str]:
+    """The given y columns (`adherence` or `results.adherence`), checked; by default the first varying numbers."""
+    available = numeric_columns(rows)
+    if not wanted:
+        return available[:MAX_CHART_PANELS] or ["seconds"]
+    chosen = []
+    for name in wanted:
+        column = name if name in (*available, "seconds") else f"results.{name}"
+        if column not in (*available, "seconds"):
+            shown = ", ".join(c.removeprefix("results.") for c in available) or "none"
+            raise ValueError(f"--y {name!r} is not a number that varies across the finished points; those are: {shown}")
+        chosen.append(column)
+    return chosen
+
+
+def chart(rows: list[dict], varying: list[str], axes: Axes, path: Path, title: str) -> Path:
+    """One panel per y column against x, one line per value of the other varying parameters; failed points left out."""
+    from matplotlib.figure import Figure
+
+    done = [row for row in rows if row["status"] == "ok"]
+    others = sorted((name for name in varying if name != axes.x), key=lambda name: name != axes.hue)
+    xs = list(dict.fromkeys(row[axes.x] for row in done))
+    numeric_x = all(is_number(x) for x in xs)
+
+    def position(row: dict):
+        return row[axes.x] if numeric_x else xs.index(row[axes.x])
+
+    def label(row: dict) -> str:
+        return ", ".join(str(row[name]) for name in others)
+
+    figure = Figure(figsize=(4.6 * len(axes.y) + (2.6 if others else 0.4), 3.6), layout="constrained")
+    panels = figure.subplots(1, len(axes.y), squeeze=False)[0]
+    for panel, column in zip(panels, axes.y, strict=True):
+        for name, group in itertools.groupby(sorted(done, key=label), key=label):
+            group = sorted(group, key=position)
+            panel.plot([position(row) for row in group], [row[column] for row in group], marker="o", label=name)
+        if not numeric_x:
+            panel.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=20)
+        panel.set_xlabel(axes.x)
+        panel.set_title(column.removeprefix("results."), fontsize=10)
+        panel.grid(alpha=0.3)
+    if others:
+        handles, labels = panels[0].get_legend_handles_labels()
+        figure.legend(handles, labels, title=", ".join(others), loc="outside right upper", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def markdown(rows: list[dict], varying: list[str], y: list[str]) -> str:
+    """A Markdown table of the points: their varying values, the charted results, status, seconds and error."""
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else "" if value is None else str(value)
+
+    columns = [*varying, *(c for c in y if c != "seconds"), "status", "seconds", "error"]
+    lines = ["| " + " | ".join(c.removeprefix("results.") for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(column)) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_outputs(out_dir: Path, notebook: Path, records: list[dict], axes: Axes | None = None) -> list[Path]:
+    """sweep.json, sweep.csv and sweep.md of the points' records (pending ones too), and with `axes` sweep.png.
+
+    Without `axes` the Markdown table shows the results a chart would show by default.
+    """
+    columns, rows = table_rows(records)
+    varying = list(records[0]["varying"])
+    y = list(axes.y) if axes else numeric_columns(rows)[:MAX_CHART_PANELS]
+    (out_dir / "sweep.json").write_text(json.dumps({"notebook": notebook.stem, "points": records}, indent=1))
+    with open(out_dir / "sweep.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
+    (out_dir / "sweep.md").write_text(markdown(rows, varying, y) + "\n")
+    files = [out_dir / name for name in ("sweep.csv", "sweep.json", "sweep.md")]
+    if axes and axes.x and any(row["status"] == "ok" for row in rows):
+        files.append(chart(rows, varying, axes, out_dir / "sweep.png", f"{notebook.stem}, {len(rows)} points"))
+    return files
+
+
+def start_ray(address: str | None, workers: int, cpus_per_point: int):
+    """Connect to the Ray cluster at `address`, or start a local Ray with room for `workers` points at once."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ModuleNotFoundError("sdtutorial sweep runs its points on Ray: pip install 'sdtutorial[sweep]'") from error
+    import logging
+
+    options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if address:
+        ray.init(address=address, **options)
+    else:  # "local" starts a fresh instance, never joining one that `ray start` left running
+        ray.init(address="local", num_cpus=workers * cpus_per_point, **options)
+    return ray
+
+
+@dataclass
+class SweepSummary:
+    records: list[dict]
+    done: int
+    failed: int
+    skipped: int
+    interrupted: bool
+    wall_seconds: float
+    ray_start_seconds: float
+
+    def line(self) -> str:
+        state = "interrupted" if self.interrupted else "finished"
+        return (f"sweep {state}: {len(self.records)} points: {self.done} done, {self.failed} failed, "
+                f"{self.skipped} skipped (finished before), in {self.wall_seconds:.1f} s "
+                f"(Ray start {self.ray_start_seconds:.1f} s)")
+
+
+def run_sweep(notebook: Path, points: list[Point], out_dir: Path, address: str | None = None,
+              workers: int | None = None, cpus_per_point: int = CPUS_PER_POINT) -> SweepSummary:
+    """Run every point not already finished in `out_dir` on Ray, writing each point and the tables as it ends.
+
+    Ctrl-C cancels the points still running; those that finished stay, and the same call later runs the rest.
+    """
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = {}
+    for point in points:
+        records[point.name] = finished(out_dir, point) or {
+            "name": point.name, "varying": point.varying, "parameters": point.parameters, "status": "pending",
+            "notebook": notebook.stem}
+    to_run = [point for point in points if records[point.name]["status"] != "ok"]
+    skipped = len(points) - len(to_run)
+    ray, pending, done, failed, ray_start_seconds, interrupted = None, {}, 0, 0, 0.0, False
+    bar = tqdm(total=len(points), initial=skipped, desc=f"sweep {notebook.stem}", unit="point")
+    try:
+        if to_run:
+            ray_started = time.perf_counter()
+            ray = start_ray(address, workers or local_workers(cpus_per_point), cpus_per_point)
+            ray_start_seconds = time.perf_counter() - ray_started
+            task = ray.remote(run_point)
+            text = nbformat.writes(without_exercises(nbformat.read(notebook, as_version=4)))
+            has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+            for point in to_run:
+                resources = point_resources(notebook, point.parameters, has_gpus, cpus_per_point)
+                ref = task.options(**resources, max_retries=0).remote(notebook.name, text, point.parameters,
+                                                                      cpus_per_point)
+                pending[ref] = point
+            while pending:
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                point = pending.pop(ref)
+                try:
+                    entry = ray.get(ref)
+                except Exception as error:  # the worker died or the cluster lost it: this point failed, others go on
+                    cause = getattr(error, "cause", None) or error
+                    entry = {"status": "failed", "error": f"{type(cause).__name__}: {first_line(cause)}", "results": {}}
+                records[point.name] = save_point(out_dir, notebook, point, entry)
+                done += entry["status"] == "ok"
+                failed += entry["status"] != "ok"
+                bar.update()
+                bar.set_postfix(failed=failed)
+                write_outputs(out_dir, notebook, [records[p.name] for p in points])
+    except KeyboardInterrupt:
+        interrupted = True
+        for ref in pending:
+            ray.cancel(ref, force=True)
+    finally:
+        bar.close()
+        if ray is not None:
+            ray.shutdown()
+    ordered = [records[point.name] for point in points]
+    write_outputs(out_dir, notebook, ordered)
+    return SweepSummary(ordered, done, failed, skipped, interrupted, time.perf_counter() - started, ray_start_seconds)
