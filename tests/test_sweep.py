@@ -34,9 +34,15 @@ PLAYGROUND = find_notebooks(["playground"])[0]
 GENERATE = ["-p", "generate_on_start", "true"]
 
 
+# Every Ray these tests start stays on 127.0.0.1: without this switch Ray swaps a loopback address for the
+# machine's own interface address; token authentication stays on, as by default.
+LOOPBACK = os.environ | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
+
+
 def sweep(*arguments: str) -> subprocess.CompletedProcess:
     """`sdtutorial sweep` as a user runs it: in its own process, as a local Ray makes its driver a group leader."""
-    return subprocess.run([BIN / "sdtutorial", "sweep", *arguments], capture_output=True, text=True, timeout=600)
+    return subprocess.run([BIN / "sdtutorial", "sweep", *arguments], capture_output=True, text=True, timeout=600,
+                          env=LOOPBACK)
 
 
 def test_grid_options_are_read_as_yaml_values():
@@ -155,7 +161,7 @@ def ray_cluster():
     process = subprocess.Popen(
         [BIN / "ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
          "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=LOOPBACK,
     )
     output = []
     for line in process.stdout:  # --block prints this once the cluster takes work, then waits
@@ -164,7 +170,7 @@ def ray_cluster():
             break
     assert process.poll() is None, "".join(output)
     yield f"127.0.0.1:{port}"
-    os.killpg(process.pid, signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGKILL)  # the cluster's processes share the group; a SIGTERM takes 30 s more
     process.wait(timeout=60)
 
 
@@ -211,13 +217,16 @@ def test_a_killed_sweep_keeps_its_finished_points_and_resumes_with_the_rest(tmp_
     out = tmp_path / "sweep"
     command = ["playground", "--grid", "num_inference_steps=2,3,4", *GENERATE, "--workers", "1", "-o", str(out)]
     process = subprocess.Popen([BIN / "sdtutorial", "sweep", *command], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=LOOPBACK)
     deadline = time.monotonic() + 180
     while not list(out.glob(f"*/{POINT_FILE}")):
         assert process.poll() is None and time.monotonic() < deadline, "the sweep ended before a point finished"
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the driver, its local Ray and their workers, at once
     process.wait()
+    time.sleep(3)
+    left = subprocess.run(["pgrep", "-fa", "raylet|gcs_server|ray::"], capture_output=True, text=True).stdout
+    assert not left.strip(), f"Ray processes left running: {left}"  # (a kernel exits once its worker is gone)
     kept = {path.parent.name: path.stat().st_mtime_ns for path in out.glob(f"*/{POINT_FILE}")}
     assert 1 <= len(kept) < 3
     assert not list(out.glob("*/*.partial"))  # each file is replaced whole, never half written
