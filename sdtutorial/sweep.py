@@ -34,9 +34,10 @@ from .notebooks import check_parameters, notebook_parameters, parse_value, run_n
 
 POINT_FILE = "point.json"
 SWEEP_FILE_KEYS = ("grid", "points", "parameters")
-# Measured on 2 cores (2026-12-01, README): one point at a time with both cores finished a 4-point sweep of
-# 01_speed as fast as two points at a time with one core each, so a point gets 2 CPUs; memory bounds it too.
-CPUS_PER_POINT = 2
+# Measured on 2 cores (2026-12-01, README): two points at a time with one core each finished 4 points of 01_speed
+# in 84 s, one at a time with both cores in 129 s; a point is mostly single-threaded (kernel start, imports, small
+# kernels). So a point gets 1 CPU, and memory bounds how many run at once too.
+CPUS_PER_POINT = 1
 MEMORY_PER_POINT = 3 * 2**30  # a toyworld notebook's kernel peaks near 1.5 GiB; sd15-arch ones need more
 MAX_CHART_PANELS = 3
 
