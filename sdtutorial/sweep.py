@@ -401,8 +401,8 @@ def run_sweep(notebook: Path, points: list[Point], out_dir: Path, address: str |
                 records[point.name] = save_point(out_dir, notebook, point, entry)
                 done += entry["status"] == "ok"
                 failed += entry["status"] != "ok"
+                bar.set_postfix(failed=failed, refresh=False)
                 bar.update()
-                bar.set_postfix(failed=failed)
                 write_outputs(out_dir, notebook, [records[p.name] for p in points])
     except KeyboardInterrupt:
         interrupted = True
