@@ -87,7 +87,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         return 130
     _, rows = table_rows(summary.records)
     files = write_outputs(out_dir, notebook, summary.records, Axes(x, tuple(choose_y(rows, args.y)), hue))
-    print(Path(out_dir / "sweep.md").read_text(), end="")
+    print((out_dir / "sweep.md").read_text(), end="")
     print("wrote " + ", ".join(str(path) for path in files))
     for record in summary.records:
         if record["status"] != "ok":
