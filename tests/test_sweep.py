@@ -3,6 +3,7 @@ nothing is lost when a point fails or the sweep is killed."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sdtutorial.cli import main
@@ -148,6 +150,16 @@ def test_a_point_asks_for_a_gpu_when_its_notebook_runs_on_cuda():
     assert gpus({}, True) == 1 and gpus({}, False) == 0  # the notebook's default device is auto
 
 
+def ray_processes() -> list[str]:
+    """Command lines of Ray's processes on this machine that are alive (not zombies)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if process.info["status"] != psutil.STATUS_ZOMBIE and re.search(r"raylet|gcs_server|ray::", line):
+            found.append(line)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -224,10 +236,10 @@ def test_a_killed_sweep_keeps_its_finished_points_and_resumes_with_the_rest(tmp_
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the driver, its local Ray and their workers, at once
     process.wait()
-    # Ray's workers and a point's kernel are not in that group: each exits once the process it serves is gone
+    # Ray's workers and a point's kernel are not in that group: each exits once the process it serves is gone. A
+    # dead one nobody reaps (a zombie, where PID 1 does not reap) runs nothing and does not count.
     deadline = time.monotonic() + 60
-    while (left := subprocess.run(["pgrep", "-fa", "raylet|gcs_server|ray::"], capture_output=True,
-                                  text=True).stdout.strip()) and time.monotonic() < deadline:
+    while (left := ray_processes()) and time.monotonic() < deadline:
         time.sleep(1)
     assert not left, f"Ray processes still running a minute after the kill: {left}"
     kept = {path.parent.name: path.stat().st_mtime_ns for path in out.glob(f"*/{POINT_FILE}")}
