@@ -1,6 +1,7 @@
 """Results a notebook records in its results cell, for `sdtutorial run` and the tests to read back."""
 
 import json
+import math
 from typing import TYPE_CHECKING
 
 from IPython.display import display
@@ -13,12 +14,25 @@ TAG = "results"
 
 
 def record(**results) -> None:
-    """Display `results` as JSON; the cell that calls this carries the tag `results`.
+    """Display `results` as JSON; the cell that calls this carries the tag `results`."""
+    results = finite_json(results)
+    text = json.dumps(results, indent=1, allow_nan=False)  # fail here, in the notebook, if something cannot be recorded
+    display({MIME: results, "text/plain": text}, raw=True)
 
-    JSON has no infinity: Jupyter stores an infinite float (a PSNR of identical images) as "inf".
+
+def finite_json(value):
+    """`value` with every infinite or NaN float as the string "inf", "-inf" or "nan", which float() reads back.
+
+    JSON has no infinity, and the PSNR of identical images is infinite. Jupyter used to store such a float as
+    "inf" itself, warning in the cell's output that it would stop doing so.
     """
-    json.dumps(results)  # fail here, in the notebook, if something cannot be recorded
-    display({MIME: results, "text/plain": json.dumps(results, indent=1)}, raw=True)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(item) for item in value]
+    return value
 
 
 def read_results(notebook: "nbformat.NotebookNode") -> dict:

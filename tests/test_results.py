@@ -24,3 +24,12 @@ def test_record_displays_json(monkeypatch):
 def test_unrecordable_values_fail_in_the_notebook():
     with pytest.raises(TypeError):
         record(pipeline=object())
+
+
+def test_infinite_and_nan_floats_are_recorded_as_strings_that_float_reads_back(monkeypatch):
+    shown = []
+    monkeypatch.setattr("sdtutorial.results.display", lambda data, raw: shown.append(data))
+    record(psnr=[float("inf"), 31.5], nested={"x": (float("-inf"), float("nan"))})
+    assert shown[0][MIME] == {"psnr": ["inf", 31.5], "nested": {"x": ["-inf", "nan"]}}
+    assert float(shown[0][MIME]["psnr"][0]) == float("inf")
+    assert "Infinity" not in shown[0]["text/plain"]
