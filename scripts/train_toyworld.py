@@ -53,6 +53,9 @@ MIN_SNR_GAMMA = 5.0
 # signal by 1/4 matches the resolution (64 / 16), as "simple diffusion" (Hoogeboom et al., 2023) shifts schedules.
 LATENT_SHIFT = 4
 MAX_TOKENS = 32
+# bfloat16 autocast ran the UNet 2.3x faster on a CPU with AMX. Where the CPU lacks bfloat16 units PyTorch emulates
+# them: on a 2-core AVX2 EPYC a VAE step took 16.7 s against 1.5 s in float32. So it is used only where it is native.
+NATIVE_BF16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 # Sample seeds of each phase; evaluations draw from EVALUATION_SEED up, far above any of these.
 SCORER_SEEDS, VAE_SEEDS, UNET_SEEDS, TINY_SEEDS = 0, 10_000_000, 20_000_000, 30_000_000
 
@@ -61,6 +64,11 @@ def batch(start: int, size: int, held_out: str = "exclude"):
     """Images in [-1, 1], captions and scenes of samples start .. start + size - 1."""
     scenes, captions, images = zip(*(toyworld.sample(start + i, held_out) for i in range(size)), strict=True)
     return scoring.to_pixels(list(images)), list(captions), list(scenes)
+
+
+def mixed_precision():
+    """bfloat16 autocast where the CPU computes in bfloat16 natively, float32 elsewhere (see NATIVE_BF16)."""
+    return torch.autocast("cpu", torch.bfloat16, enabled=NATIVE_BF16)
 
 
 def schedule(step: int, total: int, peak: float, warmup: int = 100) -> float:
@@ -96,7 +104,7 @@ def train_scorer(log: list) -> scoring.Scorer:
 
     def loss_of_step(step: int) -> torch.Tensor:
         pixels, _, scenes = batch(SCORER_SEEDS + step * SCORER_BATCH, SCORER_BATCH, held_out="include")
-        with torch.autocast("cpu", torch.bfloat16):
+        with mixed_precision():
             logits = model(pixels)
         return sum(F.cross_entropy(logits[name].float(), torch.tensor([values.index(getattr(s, name)) for s in scenes]))
                    for name, values in toyworld.ATTRIBUTES.items())
@@ -106,7 +114,7 @@ def train_scorer(log: list) -> scoring.Scorer:
 
 
 def vae_loss(vae: AutoencoderKL, pixels: torch.Tensor) -> torch.Tensor:
-    with torch.autocast("cpu", torch.bfloat16):
+    with mixed_precision():
         posterior = vae.encode(pixels).latent_dist
         decoded = vae.decode(posterior.sample()).sample.float()
     return F.mse_loss(decoded, pixels) + 0.5 * F.l1_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
@@ -172,12 +180,12 @@ def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_ear
         captions = ["" if caption_rng.random() < EMPTY_CAPTION_SHARE else c for c in captions]
         ids = tokenizer(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True,
                         return_tensors="pt").input_ids
-        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        with torch.no_grad(), mixed_precision():
             latents = vae.encode(pixels).latent_dist.sample(generator).float() * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator)
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(latents),), generator=generator)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        with torch.autocast("cpu", torch.bfloat16):
+        with mixed_precision():
             predicted = unet(noisy, timesteps, text_encoder(ids)[0]).sample
         # Min-SNR weighting (Hang et al., 2023): steps with little noise, which only polish details, weigh less.
         snr = alphas_cumprod[timesteps] / (1 - alphas_cumprod[timesteps])
@@ -210,7 +218,7 @@ def train_tiny_decoder(models: Path, log: list) -> AutoencoderTiny:
         pixels = batch(TINY_SEEDS + step * TINY_BATCH, TINY_BATCH)[0]
         with torch.no_grad():
             latents = vae.encode(pixels).latent_dist.sample(generator) * vae.config.scaling_factor
-        with torch.autocast("cpu", torch.bfloat16):
+        with mixed_precision():
             decoded = tiny.decode(latents).sample.float()
         return F.mse_loss(decoded, pixels) + 0.5 * F.l1_loss(decoded, pixels)
 
