@@ -45,10 +45,14 @@ def evaluation_prompts(count: int, held_out: str = "exclude", quality_words: boo
 
 
 def generate(pipeline, prompts: list[str], steps: int, negative_prompt: str | None = None, batch_size: int = 8,
-             description: str = "generating") -> list:
-    """One image per prompt, image i from seed EVALUATION_SEED + i, guidance GUIDANCE_SCALE."""
+             description: str = "generating", progress: bool = True, **extra) -> list:
+    """One image per prompt, image i from seed EVALUATION_SEED + i, guidance GUIDANCE_SCALE.
+
+    `extra` goes to the pipeline as it is (height, width); `progress` False leaves out the bar over batches.
+    """
     images = []
-    for start in tqdm(range(0, len(prompts), batch_size), desc=description, unit="batch", leave=False):
+    batches = range(0, len(prompts), batch_size)
+    for start in tqdm(batches, desc=description, unit="batch", leave=False, disable=not progress):
         chunk = prompts[start : start + batch_size]
         images += pipeline(
             prompt=chunk,
@@ -56,6 +60,7 @@ def generate(pipeline, prompts: list[str], steps: int, negative_prompt: str | No
             generator=make_generators(EVALUATION_SEED + start, len(chunk)),
             num_inference_steps=steps,
             guidance_scale=GUIDANCE_SCALE,
+            **extra,
         ).images
     return images
 

@@ -82,6 +82,14 @@ def check_parameter(name: str, value, params: dict) -> None:
         resolve_dtype(value, resolve_device(params.get("device", "auto")))
     elif name.endswith("scheduler"):
         check_scheduler(value)
+    elif name.endswith(("schedulers", "step_counts", "intervals")):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{name} must be a non-empty list, such as [4, 8], got {value!r}")
+        for item in value:
+            if name.endswith("schedulers"):
+                check_scheduler(item)
+            else:
+                check_positive(name.removesuffix("s"), item)
     elif name.endswith(("steps", "batch_size", "repeats")):
         check_positive(name, value)
     elif name.endswith("batch_sizes"):

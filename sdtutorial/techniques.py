@@ -1,6 +1,8 @@
 """Which of the next-steps techniques a device supports, and why not where it does not."""
 
+import importlib
 import importlib.util
+import logging
 
 import torch
 from torch.nn.attention import SDPBackend
@@ -58,3 +60,28 @@ def xformers_status(device: torch.device) -> str:
     if device.type != "cuda":
         return "xFormers is installed, but its kernels run on CUDA GPUs only."
     return "xFormers is installed: pipeline.enable_xformers_memory_efficient_attention() switches to it."
+
+
+# Optional packages of the techniques notebook, and the extra that installs them.
+OPTIONAL_EXTRA = "techniques"
+# Log lines an import writes that say nothing to a learner: torchao's wheel carries CUDA kernels, and on a CPU-only
+# PyTorch it logs one line per library it cannot load, then PyTorch warns about how torchao registers an Enum.
+QUIET_ON_IMPORT = {"torchao": [("torchao", "Failed to load"), ("torch.utils._pytree", "register_constant")]}
+
+
+def import_optional(name: str):
+    """Import an optional package: return it and None, or None and a sentence saying how to install it."""
+    for logger, marker in QUIET_ON_IMPORT.get(name, []):
+        logging.getLogger(logger).addFilter(lambda record, marker=marker: marker not in record.getMessage())
+    try:
+        return importlib.import_module(name), None
+    except ImportError:
+        return None, f"{name} is not installed: pip install 'sdtutorial[{OPTIONAL_EXTRA}]'"
+
+
+def group_offload_skip_reason(device: torch.device) -> str | None:
+    """Why group offloading and layerwise casting are not run on `device`, or None on a CUDA GPU."""
+    if device.type != "cuda":
+        return (f"group offloading and layerwise casting save GPU memory; the pipeline runs on {device.type}, "
+                "where the weights already live in main memory")
+    return None

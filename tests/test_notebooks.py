@@ -1,5 +1,7 @@
 """Every notebook under papermill with other parameter sets: each change does what it should to the results."""
 
+import importlib.util
+
 import pytest
 
 from conftest import HALF_PSNR_FLOOR
@@ -90,3 +92,46 @@ def test_next_steps_keep_the_image(run_notebook):
     assert prints["tiny_vae"] != prints["baseline"]
     assert results["seconds"]["enable_model_cpu_offload"] is None  # skipped on a CPU, with its reason
     assert "CUDA" in results["notes"]["enable_model_cpu_offload"]
+
+
+QUICK_BEYOND = {"comparison_prompts": 4, "num_inference_steps": 8, "step_counts": [4, 8], "reference_steps": 8,
+                "cache_intervals": [3]}
+
+
+def test_beyond_the_guide_measures_each_technique_on_the_same_images(run_notebook):
+    schedulers = ["DPMSolverMultistepScheduler", "EulerDiscreteScheduler"]
+    results = run_notebook("06_beyond_the_guide", step_schedulers=schedulers, seed=2, **QUICK_BEYOND)
+    prints, rows = results["fingerprints"], results["rows"]
+    assert len(prints["baseline"]) == 4 and results["prompts"] == 4
+    # Fused projections do the same arithmetic; feature caching skips some of it and moves the pixels.
+    assert prints["fused_qkv"] == prints["baseline"] and float(rows["fuse_qkv_projections()"]["psnr"]) > 50
+    assert prints["deepcache_3"] != prints["baseline"] and rows["DeepCache, interval 3"]["psnr"] < 50
+    assert set(results["sweep"]) == {f"{name} {steps}" for name in schedulers for steps in (4, 8)}
+    floor = results["reference_adherence"] - 0.02
+    for name, fewest in results["fewest_steps"].items():  # the first count that reaches the floor, or None
+        reached = [n for n in (4, 8) if results["sweep"][f"{name} {n}"]["adherence"] >= floor]
+        assert fewest == (reached[0] if reached else None)
+    assert set(results["fewest_steps"]) == set(schedulers)
+    for skipped in ("regional: compile_repeated_blocks()", "enable_group_offload", "enable_layerwise_casting"):
+        assert rows[skipped]["seconds"] is None and rows[skipped]["note"]  # auto on a CPU, with the reason
+    assert "not compiled on a CPU" in rows["regional: compile_repeated_blocks()"]["note"]
+    if importlib.util.find_spec("torchao") is None:
+        assert "pip install 'sdtutorial[techniques]'" in rows["int8 dynamic (torchao)"]["note"]
+
+
+def test_beyond_the_guide_on_a_model_the_scorer_does_not_know_and_compiled(run_notebook):
+    results = run_notebook("06_beyond_the_guide", model_id="tiny-random", comparison_prompts=2, num_inference_steps=3,
+                           step_counts=[2], step_schedulers=["EulerDiscreteScheduler"], reference_steps=3,
+                           cache_intervals=[2], compile_unet=True)
+    rows = results["rows"]
+    assert results["fewest_steps"] == {} and "adherence" not in rows["fast setting (reference)"]
+    for compiled in ("full torch.compile", "regional: compile_repeated_blocks()"):
+        assert rows[compiled]["seconds"] > 0 and rows[compiled]["note"].startswith("first call, with compiling")
+        assert float(rows[compiled]["psnr"]) > 40  # compiled kernels round differently, nothing a person could see
+
+
+def test_beyond_the_guide_int8_quantization_when_torchao_is_installed(run_notebook):
+    pytest.importorskip("torchao", reason="torchao is in the optional extra sdtutorial[techniques]")
+    results = run_notebook("06_beyond_the_guide", **QUICK_BEYOND | {"step_counts": [4]})
+    row = results["rows"]["int8 dynamic (torchao)"]
+    assert row["seconds"] > 0 and row["psnr"] > 30

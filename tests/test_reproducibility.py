@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 # tolerant comparison (two level grids offset by half a level) would, with new references. Only that difference
 # is expected; any other fails.
 ROUNDING_ON_A_LEVEL = {"03_quality": {"negative_prompt": [0]}}
-NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps"]
+NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps", "06_beyond_the_guide"]
 
 
 # Parameters that change only how often a measurement repeats, never a seeded result.
@@ -21,6 +21,7 @@ TIMING_ONLY = {
     "02_memory": {"max_batch_size": 4},  # a shorter batch search; the fingerprints come from batch_sizes
     "03_quality": {},
     "04_next_steps": {"repeats": 1},
+    "06_beyond_the_guide": {"repeats": 1},
 }
 
 
