@@ -10,8 +10,14 @@ pytestmark = pytest.mark.slow
 # 03's negative-prompt set differs from the reference by one 8-bit step in a few pixels (about 80 dB), and one of
 # its 8x8 block means sits on a fingerprint level, so its fingerprint flips. Exact hashes cannot absorb that; a
 # tolerant comparison (two level grids offset by half a level) would, with new references. Only that difference
-# is expected; any other fails.
-ROUNDING_ON_A_LEVEL = {"03_quality": {"negative_prompt": [0]}}
+# is expected; any other fails. The same holds for five of 06's 336 images, all from few-step schedules (4-12
+# steps): against the native run, no pixel of those sets differs by more than one 8-bit step (measured 2026-12-01).
+ROUNDING_ON_A_LEVEL = {
+    "03_quality": {"negative_prompt": [0]},
+    "06_beyond_the_guide": {"steps DPMSolverMultistepScheduler 8": [5], "steps UniPCMultistepScheduler 4": [12],
+                            "steps UniPCMultistepScheduler 6": [7], "steps UniPCMultistepScheduler 8": [12],
+                            "steps UniPCMultistepScheduler 12": [12]},
+}
 NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps", "06_beyond_the_guide"]
 
 
