@@ -7,6 +7,7 @@ call, since a call's peak does not grow with its number of steps. Speedups are a
 baseline (float32, PNDM, 50 steps) measured in the same run.
 """
 
+import copy
 import csv
 import dataclasses
 import gc
@@ -34,11 +35,13 @@ from .loading import (
     tiny_vae_for,
 )
 from .memory import format_size, largest_batch, parse_size, peak_memory, use_attention
-from .techniques import offload_skip_reason, should_compile
+from .techniques import import_optional, offload_skip_reason, should_compile
 from .timing import time_call
 
 FAST_SCHEDULER = "DPMSolverMultistepScheduler"
 BEST_MARGIN = 0.02  # an option joins the best combination if it made the fast setting at least this much faster
+QUALITY_MARGIN = 0.02  # ... and, where quality was measured, cost at most this much adherence on toyworld
+QUALITY_MODEL = "toyworld"  # the model whose scorer measures each variant's quality cost
 SHORT_CALL_STEPS = 2  # warm-up, peak memory and batch-search calls: enough to run every part of the pipeline
 
 
@@ -56,6 +59,9 @@ class Variant:
     vae_slicing: bool = False
     tiny_vae: bool = False
     offload: str | None = None  # "model" or "sequential" CPU offload
+    fused_qkv: bool = False  # pipeline.fuse_qkv_projections()
+    deepcache: int = 0  # DeepCache: recompute the UNet's deep features every this many steps (0: off)
+    regional_compile: bool = False  # unet.compile_repeated_blocks()
 
     @property
     def saves_memory(self) -> bool:
@@ -80,9 +86,13 @@ VARIANTS = (
     Variant("+ classic attention (no SDPA)", attention="classic"),
     Variant("+ VAE slicing", vae_slicing=True),
     Variant("+ tiny VAE decoder", tiny_vae=True),
+    Variant("+ fused QKV projections", fused_qkv=True),
+    Variant("+ DeepCache, interval 2", deepcache=2),
+    Variant("+ DeepCache, interval 3", deepcache=3),
     # After a round trip to channels_last, sd15-arch's UNet ran 5-10% faster on this project's CPU even in the
     # default layout, so the layout-changing variants come after the others they are compared with.
     Variant("+ torch.compile", compile=True),
+    Variant("+ regional torch.compile", regional_compile=True),
     Variant("+ channels_last", channels_last=True),
     Variant("+ model CPU offload", offload="model"),
     Variant("+ sequential CPU offload", offload="sequential"),
@@ -117,6 +127,7 @@ class Settings:
     max_batch_size: int = 32
     quick: bool = False  # a smoke run: a tenth of the steps, one repeat, batches up to 4
     variants: list[str] | None = None  # names of VARIANTS to run (default: all); the best combination is added
+    quality_prompts: int = 0  # each variant's adherence on this many toyworld evaluation prompts (0: not measured)
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -125,6 +136,9 @@ class Settings:
             raise ValueError(f"seed must be an integer of at least 0, got {self.seed!r}")
         if self.repeats is not None:
             check_positive("repeats", self.repeats)
+        prompts = self.quality_prompts
+        if isinstance(prompts, bool) or not isinstance(prompts, int) or prompts < 0:
+            raise ValueError(f"quality_prompts must be an integer of at least 0, got {self.quality_prompts!r}")
         check_image_size("height", self.height)
         check_image_size("width", self.width)
         if self.memory_budget is not None:
@@ -173,12 +187,12 @@ class Pipelines:
         self.settings, self.device = settings, device
         self.current: tuple[str, object] | None = None
         self.tiny_vaes: dict[str, object] = {}
-        self.compiled: torch.nn.Module | None = None  # the current pipeline's compiled UNet, compiled once
+        self.compiled: dict[str, torch.nn.Module] = {}  # the current pipeline's compiled UNets, compiled once each
         self.load_seconds = 0.0
 
     def get(self, dtype: str):
         if self.current is None or self.current[0] != dtype:
-            self.current = self.compiled = None
+            self.current, self.compiled = None, {}
             gc.collect()
             self.current = (dtype, self.load(dtype, self.device.type))
         return self.current[1]
@@ -201,10 +215,14 @@ class Pipelines:
 
 def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipelines: Pipelines) -> str | None:
     """Why `variant` cannot run here, or None."""
-    if variant.compile:
+    if variant.compile or variant.regional_compile:
         compile_now, reason = should_compile(settings.compile_unet, device)
         if not compile_now:
             return reason + " (--compile on runs it)" if settings.compile_unet == "auto" else reason
+    if variant.deepcache:
+        reason = import_optional("DeepCache")[1]
+        if reason:
+            return reason
     if variant.offload:
         return offload_skip_reason(device)
     if variant.tiny_vae:
@@ -232,12 +250,29 @@ def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], 
         pipeline.vae = pipelines.tiny_vae(variant.dtype)
     if variant.vae_slicing:
         pipeline.vae.enable_slicing()
-    if variant.compile:
-        if pipelines.compiled is None:
-            pipelines.compiled = torch.compile(unet)
-        pipeline.unet = pipelines.compiled
+    if variant.compile or variant.regional_compile:
+        key = "regional" if variant.regional_compile else "full"
+        if key not in pipelines.compiled:
+            torch._dynamo.reset()  # a fresh compile, whose time the first call shows
+            if variant.regional_compile:
+                pipelines.compiled[key] = copy.deepcopy(unet)
+                pipelines.compiled[key].compile_repeated_blocks()
+            else:
+                pipelines.compiled[key] = torch.compile(unet)
+        pipeline.unet = pipelines.compiled[key]
+    if variant.fused_qkv:
+        pipeline.fuse_qkv_projections()
+    cache = None
+    if variant.deepcache:
+        cache = import_optional("DeepCache")[0].DeepCacheSDHelper(pipe=pipeline)
+        cache.set_params(cache_interval=variant.deepcache, cache_branch_id=0)
+        cache.enable()
 
     def undo():
+        if cache is not None:
+            cache.disable()
+        if variant.fused_qkv:
+            pipeline.unfuse_qkv_projections()
         pipeline.vae.disable_slicing()
         pipeline.scheduler, pipeline.vae, pipeline.unet = scheduler, vae, unet
         unet.to(memory_format=torch.contiguous_format)
@@ -307,11 +342,18 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
 
     for variant in chosen:
         measure_variant(variant)
-    best = best_combination(measured)
+    quality = QualityCosts(settings, device, progress)
+    for variant, _ in measured.values():
+        quality.measure(variant)
+    best = best_combination(measured, quality.results or None)
     bar.total = len(chosen) + (best is not None)
     if best is not None:
         measure_variant(best)
+        if best.name in measured:
+            quality.measure(best)
     bar.close()
+    for name, (_, entry) in measured.items():
+        entry |= quality.row(name)
 
     baseline = measured.get(BASELINE.name)
     for _, entry in measured.values():
@@ -350,16 +392,70 @@ def row(variant: Variant, steps: int, batch_size: int, seconds: float, first_cal
     }
 
 
-def best_combination(measured: dict[str, tuple[Variant, dict]]) -> Variant | None:
+class QualityCosts:
+    """Each variant's adherence and clean score on toyworld, where its scorer can tell what a setting costs.
+
+    The variant's settings are applied to the toyworld pipeline as to the benchmarked one, and the
+    first `quality_prompts` evaluation prompts of `make evaluate` are drawn at the variant's steps,
+    always in float32: on a CPU without bfloat16 units half precision is emulated and takes minutes
+    here, and its own effect on the images is measured by 01_speed (PSNR against float32). So the
+    row that changes only the precision is not scored.
+    """
+
+    def __init__(self, settings: Settings, device: torch.device, progress: bool):
+        self.prompts = settings.quality_prompts
+        self.settings = dataclasses.replace(settings, model_id=QUALITY_MODEL, tiny_vae_id=None, variants=None)
+        self.device, self.progress = device, progress
+        self.pipelines = Pipelines(self.settings, device) if self.prompts else None
+        self.results: dict[str, dict] = {}
+
+    def measure(self, variant: Variant) -> None:
+        # Offloading and the compilers change where and how the same arithmetic runs, not the images.
+        variant = dataclasses.replace(variant, dtype="float32")
+        if (not self.prompts or variant.offload or variant.name == HALF.name
+                or skip_reason(variant, self.settings, self.device, self.pipelines)):
+            return
+        from . import scorer
+        from .evaluate import evaluation_prompts, generate
+
+        prompts = evaluation_prompts(self.prompts)
+        pipeline = self.pipelines.get(variant.dtype)
+        undo = configure(pipeline, variant, self.pipelines)
+        try:
+            images = generate(pipeline, prompts, variant.steps, batch_size=25, progress=self.progress,
+                              description=f"quality: {variant.name}")
+        finally:
+            undo()
+        self.results[variant.name] = scorer.mean_scores(images, prompts)
+
+    def row(self, name: str) -> dict:
+        """Adherence, clean score and the change in adherence against the baseline, or None where not measured."""
+        found, baseline = self.results.get(name), self.results.get(BASELINE.name)
+        if found is None:
+            return {"adherence": None, "clean_score": None, "adherence_change": None}
+        change = found["adherence"] - baseline["adherence"] if baseline else None
+        return {**found, "adherence_change": change}
+
+
+def best_combination(measured: dict[str, tuple[Variant, dict]],
+                     quality: dict[str, dict] | None = None) -> Variant | None:
     """The fast setting plus every speed option whose row beat the fast row by `BEST_MARGIN`, in the faster precision.
+
+    Where `quality` holds toyworld adherence per variant, an option must also keep its adherence within
+    QUALITY_MARGIN of the fast setting's: a trick that buys time with the image is a trade, not a gain.
 
     Memory savers (attention and VAE slicing, offloading) trade time for memory and are not
     candidates: at batch 1 VAE slicing does nothing, yet on a CPU its single timed call came out 7%
     faster than the fast row's, which is the noise between two calls there. Of the attention
     kinds the fastest is taken. Returns None when the fast row or every candidate is missing.
     """
+    def keeps_quality(name: str) -> bool:
+        if not quality or name not in quality or FAST.name not in quality:
+            return True
+        return quality[name]["adherence"] >= quality[FAST.name]["adherence"] - QUALITY_MARGIN
+
     candidates = [v for v, _ in measured.values() if v.options() and not v.saves_memory
-                  and not set(v.options()) & {"dtype", "scheduler", "steps"}]
+                  and not set(v.options()) & {"dtype", "scheduler", "steps"} and keeps_quality(v.name)]
     if FAST.name not in measured or not candidates:
         return None
     seconds = {name: entry["seconds_per_image"] for name, (_, entry) in measured.items()}
@@ -421,14 +517,20 @@ COLUMNS = {  # bench.md / terminal column -> row key
     "peak memory": "peak_memory_text",
     "speedup": "speedup",
     f"first call s ({SHORT_CALL_STEPS} steps)": "first_call_seconds",
+    f"adherence ({QUALITY_MODEL}, float32)": "adherence",
+    "adherence change": "adherence_change",
 }
 
 
 def markdown(report: Report) -> str:
     """The report as Markdown: the variants table, what was skipped and why, the batch search, the overhead."""
     def cell(key: str, value) -> str:
+        if value is None:
+            return "-"
         if key == "speedup":
-            return "-" if value is None else f"{value:.2f}x"
+            return f"{value:.2f}x"
+        if key == "adherence_change":
+            return f"{value:+.3f}"
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     s = report.settings
@@ -436,7 +538,7 @@ def markdown(report: Report) -> str:
     lines = [f"{s['model_id']}{random} on {report.environment['device']}, {s['height']}x{s['width']}, batch "
              f"{s['batch_size']}, median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else ""), "",
              "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
-    lines += ["| " + " | ".join(cell(key, r[key]) for key in COLUMNS.values()) + " |" for r in report.rows]
+    lines += ["| " + " | ".join(cell(key, r.get(key)) for key in COLUMNS.values()) + " |" for r in report.rows]
     if report.skipped:
         lines += ["", "Skipped:"] + [f"- {e['variant']}: {e['reason']}" for e in report.skipped]
     if report.batch_search:

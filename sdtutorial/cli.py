@@ -150,6 +150,7 @@ def command_bench(args: argparse.Namespace) -> int:
         model_id=args.model, device=args.device, height=args.height, width=args.width, batch_size=args.batch_size,
         repeats=args.repeats, prompt=args.prompt, seed=args.seed, compile_unet=compile_unet, tiny_vae_id=args.tiny_vae,
         memory_budget=args.memory_budget, max_batch_size=args.max_batch_size, quick=args.quick, variants=args.variant,
+        quality_prompts=args.quality_prompts,
     )
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("bench-%Y%m%d-%H%M%S"))
     report = run_bench(settings)
@@ -261,6 +262,8 @@ def parser() -> argparse.ArgumentParser:
                        "e.g. 16GiB to emulate a T4")
     bench.add_argument("--max-batch-size", type=int, default=32, help="largest batch the search tries (default: 32)")
     bench.add_argument("--quick", action="store_true", help="smoke run: a tenth of the steps, one repeat")
+    bench.add_argument("--quality-prompts", type=int, default=200,
+                       help="score each variant on this many toyworld prompts, in float32 (default: 200; 0: skip)")
     bench.add_argument("--variant", action="append", help="only this variant (repeatable; the baseline runs always)")
     bench.add_argument("-o", "--output", help="output folder (default: runs/bench-<timestamp>)")
     bench.set_defaults(func=command_bench)

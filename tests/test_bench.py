@@ -86,6 +86,33 @@ def test_best_combination_takes_what_beat_the_fast_setting_by_a_margin():
     assert best_combination({variant.name: (variant, data) for variant, data in memory_only}) is None
 
 
+def test_an_option_that_costs_adherence_does_not_join_the_best_combination():
+    def entry(variant: Variant, seconds: float) -> tuple[str, tuple[Variant, dict]]:
+        return variant.name, (variant, {"seconds_per_image": seconds})
+
+    cached, fused = Variant("cache", deepcache=3), Variant("fused", fused_qkv=True)
+    measured = dict([entry(BASELINE, 10.0), entry(FAST, 1.0), entry(cached, 0.4), entry(fused, 0.9)])
+    quality = {FAST.name: {"adherence": 0.80}, cached.name: {"adherence": 0.77}, fused.name: {"adherence": 0.80}}
+    assert best_combination(measured).options() == {"deepcache": 3, "fused_qkv": True}  # by time alone
+    assert best_combination(measured, quality).options() == {"fused_qkv": True}  # 0.03 lost is more than 0.02
+    quality[cached.name]["adherence"] = 0.785
+    assert best_combination(measured, quality).options() == {"deepcache": 3, "fused_qkv": True}
+
+
+def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
+    chosen = [FAST.name, "+ fused QKV projections", "+ DeepCache, interval 3", HALF.name]
+    settings = Settings(model_id="tiny-random", device="cpu", quick=True, quality_prompts=4, variants=chosen)
+    report = run_bench(settings, progress=False)
+    rows = {row["variant"]: row for row in report.rows}
+    assert rows[BASELINE.name]["adherence_change"] == 0 and 0 < rows[BASELINE.name]["adherence"] <= 1
+    assert rows[HALF.name]["adherence"] is None  # precision alone is not scored (quality runs in float32)
+    fast, fused = rows[FAST.name], rows["+ fused QKV projections"]
+    assert fused["adherence"] == fast["adherence"] and fused["clean_score"] == pytest.approx(fast["clean_score"])
+    assert fast["adherence_change"] == pytest.approx(fast["adherence"] - rows[BASELINE.name]["adherence"])
+    table = markdown(report)
+    assert "adherence (toyworld, float32)" in table and f"{fast['adherence_change']:+.3f}" in table
+
+
 @pytest.fixture(scope="module")
 def quick_report():
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, memory_budget="1GiB", max_batch_size=2)

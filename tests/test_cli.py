@@ -36,6 +36,11 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "04", "-p", "width", "60"], "width must be a multiple of 8, got 60"),
         (["run", "02", "-p", "real_scale_budget", "lots"], "memory size 'lots' is not a number with a unit"),
         (["evaluate", "--prompts", "0"], "prompts must be an integer of at least 1, got 0"),
+        (["run", "06", "-p", "step_counts", "8"], "step_counts must be a non-empty list, such as [4, 8], got 8"),
+        (["run", "06", "-p", "step_counts", "[4, 0]"], "step_count must be an integer of at least 1, got 0"),
+        (["run", "06", "-p", "cache_intervals", "[]"], "cache_intervals must be a non-empty list"),
+        (["run", "06", "-p", "step_schedulers", "[Euler]"], "unknown scheduler 'Euler'; accepted: DDIMScheduler"),
+        (["bench", "--quality-prompts", "-1"], "quality_prompts must be an integer of at least 0, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
