@@ -111,6 +111,9 @@ def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
     assert fast["adherence_change"] == pytest.approx(fast["adherence"] - rows[BASELINE.name]["adherence"])
     table = markdown(report)
     assert "adherence (toyworld, float32)" in table and f"{fast['adherence_change']:+.3f}" in table
+    seconds = report.seconds  # the scoring runs are reported apart, not as overhead
+    assert seconds["quality"] > 0 and seconds["pipeline_calls"] + seconds["quality"] + seconds["overhead"] == (
+        pytest.approx(seconds["total"]))
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +136,7 @@ def test_quick_bench_measures_every_variant_or_says_why_not(quick_report):
     assert rows[BASELINE.name]["steps"] == 5 and rows[FAST.name]["steps"] == 2  # --quick: a tenth of the steps
     seconds = quick_report.seconds
     assert 0 < seconds["loading"] < seconds["overhead"] < seconds["total"]
+    assert seconds["quality"] == 0
     assert seconds["pipeline_calls"] + seconds["overhead"] == pytest.approx(seconds["total"])
 
 
