@@ -2,7 +2,6 @@
 
 import importlib
 import importlib.util
-import logging
 
 import torch
 from torch.nn.attention import SDPBackend
@@ -62,21 +61,17 @@ def xformers_status(device: torch.device) -> str:
     return "xFormers is installed: pipeline.enable_xformers_memory_efficient_attention() switches to it."
 
 
-# Optional packages of the techniques notebook, and the extra that installs them.
-OPTIONAL_EXTRA = "techniques"
-# Log lines an import writes that say nothing to a learner: torchao's wheel carries CUDA kernels, and on a CPU-only
-# PyTorch it logs one line per library it cannot load, then PyTorch warns about how torchao registers an Enum.
-QUIET_ON_IMPORT = {"torchao": [("torchao", "Failed to load"), ("torch.utils._pytree", "register_constant")]}
+# How to install each optional package of the techniques notebook. torchao is left out of the tested environment:
+# with diffusers 0.42.1, torchao 0.18 makes every import of diffusers log five warnings.
+INSTALL = {"torchao": "pip install 'sdtutorial[techniques]'", "DeepCache": "pip install DeepCache"}
 
 
 def import_optional(name: str):
     """Import an optional package: return it and None, or None and a sentence saying how to install it."""
-    for logger, marker in QUIET_ON_IMPORT.get(name, []):
-        logging.getLogger(logger).addFilter(lambda record, marker=marker: marker not in record.getMessage())
     try:
         return importlib.import_module(name), None
     except ImportError:
-        return None, f"{name} is not installed: pip install 'sdtutorial[{OPTIONAL_EXTRA}]'"
+        return None, f"{name} is not installed: {INSTALL.get(name, f'pip install {name}')}"
 
 
 def group_offload_skip_reason(device: torch.device) -> str | None:

@@ -1,3 +1,5 @@
+import importlib.util
+
 import matplotlib
 import numpy as np
 import pytest
@@ -6,7 +8,14 @@ from PIL import Image, ImageFilter
 
 from sdtutorial.display import grid, markdown_table, metric_charts, show, speedup_chart
 from sdtutorial.quality import compare, sharpness
-from sdtutorial.techniques import offload_skip_reason, sdpa_backends, should_compile, xformers_status
+from sdtutorial.techniques import (
+    group_offload_skip_reason,
+    import_optional,
+    offload_skip_reason,
+    sdpa_backends,
+    should_compile,
+    xformers_status,
+)
 
 matplotlib.use("Agg")
 
@@ -78,3 +87,13 @@ def test_techniques_on_a_cpu():
 def test_xformers_status_says_what_applies_here(monkeypatch, installed, device, expected):
     monkeypatch.setattr("importlib.util.find_spec", lambda name: object() if installed else None)
     assert xformers_status(torch.device(device)).startswith(expected)
+
+
+def test_optional_packages_come_with_how_to_install_them():
+    module, reason = import_optional("DeepCache")
+    assert module.DeepCacheSDHelper and reason is None  # in the lock
+    if importlib.util.find_spec("torchao") is None:  # the optional extra, not in the lock
+        assert import_optional("torchao") == (None, "torchao is not installed: pip install 'sdtutorial[techniques]'")
+    assert import_optional("no_such_package") == (None, "no_such_package is not installed: pip install no_such_package")
+    assert "runs on cpu" in group_offload_skip_reason(torch.device("cpu"))
+    assert group_offload_skip_reason(torch.device("cuda")) is None
