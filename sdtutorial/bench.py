@@ -413,7 +413,7 @@ class QualityCosts:
         self.seconds = 0.0
 
     def measure(self, variant: Variant) -> None:
-        # Offloading and the compilers change where and how the same arithmetic runs, not the images.
+        # Offloading changes where the same arithmetic runs, not the images; what cannot run here is not scored.
         variant = dataclasses.replace(variant, dtype="float32")
         if (not self.prompts or variant.offload or variant.name == HALF.name
                 or skip_reason(variant, self.settings, self.device, self.pipelines)):
