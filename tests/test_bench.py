@@ -17,7 +17,9 @@ from sdtutorial.bench import (
     VARIANTS,
     Settings,
     Variant,
+    Pipelines,
     best_combination,
+    configure,
     markdown,
     run_bench,
     write_outputs,
@@ -91,9 +93,12 @@ def test_an_option_that_costs_adherence_does_not_join_the_best_combination():
         return variant.name, (variant, {"seconds_per_image": seconds})
 
     cached, fused = Variant("cache", deepcache=3), Variant("fused", fused_qkv=True)
-    measured = dict([entry(BASELINE, 10.0), entry(FAST, 1.0), entry(cached, 0.4), entry(fused, 0.9)])
-    quality = {FAST.name: {"adherence": 0.80}, cached.name: {"adherence": 0.77}, fused.name: {"adherence": 0.80}}
-    assert best_combination(measured).options() == {"deepcache": 3, "fused_qkv": True}  # by time alone
+    measured = dict([entry(BASELINE, 10.0), entry(FAST, 1.0), entry(cached, 0.4), entry(fused, 0.9),
+                     entry(Variant("cache 2", deepcache=2), 0.6), entry(Variant("classic", attention="classic"), 0.95)])
+    quality = {FAST.name: {"adherence": 0.80}, cached.name: {"adherence": 0.77}, fused.name: {"adherence": 0.80},
+               "cache 2": {"adherence": 0.77}}
+    # By time alone: the faster of each kind (interval 3 over 2, fused QKV over classic attention).
+    assert best_combination(measured).options() == {"deepcache": 3, "fused_qkv": True}
     assert best_combination(measured, quality).options() == {"fused_qkv": True}  # 0.03 lost is more than 0.02
     quality[cached.name]["adherence"] = 0.785
     assert best_combination(measured, quality).options() == {"deepcache": 3, "fused_qkv": True}
@@ -114,6 +119,20 @@ def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
     seconds = report.seconds  # the scoring runs are reported apart, not as overhead
     assert seconds["quality"] > 0 and seconds["pipeline_calls"] + seconds["quality"] + seconds["overhead"] == (
         pytest.approx(seconds["total"]))
+
+
+def test_every_speed_option_combines_and_undoes():
+    settings = Settings(model_id="tiny-random", device="cpu")
+    pipelines = Pipelines(settings, torch.device("cpu"))
+    pipeline = pipelines.get("float32")
+    vae, unet, scheduler = pipeline.vae, pipeline.unet, pipeline.scheduler
+    together = Variant("all", dtype="float32", tiny_vae=True, fused_qkv=True, deepcache=2, channels_last=True)
+    undo = configure(pipeline, together, pipelines)
+    assert isinstance(pipeline.vae, AutoencoderTiny) and pipeline.fusing_unet
+    image = pipeline("a photo", num_inference_steps=2, height=64, width=64, output_type="np").images[0]
+    assert image.std() > 0
+    undo()
+    assert (pipeline.vae, pipeline.unet, pipeline.scheduler) == (vae, unet, scheduler) and not pipeline.fusing_unet
 
 
 @pytest.fixture(scope="module")
