@@ -40,6 +40,7 @@ from sdtutorial import scorer as scoring
 from sdtutorial import toyworld
 from sdtutorial.building import SD15_SCHEDULER_CONFIG, make_tokenizer, sd_pipeline
 from sdtutorial.evaluate import EVALUATION_SEED
+from sdtutorial.loading import half_is_emulated
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 1200, 1200, 600, 4000, 800, 600
@@ -55,7 +56,7 @@ LATENT_SHIFT = 4
 MAX_TOKENS = 32
 # bfloat16 autocast ran the UNet 2.3x faster on a CPU with AMX. Where the CPU lacks bfloat16 units PyTorch emulates
 # them: on a 2-core AVX2 EPYC a VAE step took 16.7 s against 1.5 s in float32. So it is used only where it is native.
-NATIVE_BF16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+NATIVE_BF16 = not half_is_emulated(torch.device("cpu"))
 # Sample seeds of each phase; evaluations draw from EVALUATION_SEED up, far above any of these.
 SCORER_SEEDS, VAE_SEEDS, UNET_SEEDS, TINY_SEEDS = 0, 10_000_000, 20_000_000, 30_000_000
 

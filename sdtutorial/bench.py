@@ -27,6 +27,7 @@ from .loading import (
     ARCHITECTURE_ONLY_MODELS,
     ModelNotAvailableError,
     first_line,
+    half_is_emulated,
     load_pipeline,
     load_vae,
     resolve_device,
@@ -129,6 +130,7 @@ class Settings:
     quick: bool = False  # a smoke run: a tenth of the steps, one repeat, batches up to 4
     variants: list[str] | None = None  # names of VARIANTS to run (default: all); the best combination is added
     quality_prompts: int = 0  # each variant's adherence on this many toyworld evaluation prompts (0: not measured)
+    emulated_half: bool = False  # run `half` rows in bfloat16 even on a CPU that emulates it (else they run in float32)
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -239,6 +241,20 @@ def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipe
     return None
 
 
+def emulation_cost(size: int = 512, repeats: int = 5) -> float:
+    """How many times longer a bfloat16 matrix product takes than a float32 one, here."""
+    a = torch.randn(size, size)
+    seconds = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        b = a.to(dtype)
+        b @ b
+        start = time.perf_counter()
+        for _ in range(repeats):
+            b @ b
+        seconds[dtype] = time.perf_counter() - start
+    return seconds[torch.bfloat16] / seconds[torch.float32]
+
+
 def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], None]:
     """Apply `variant`'s settings to `pipeline`; return a function that undoes them."""
     scheduler, vae, unet = pipeline.scheduler, pipeline.vae, pipeline.unet
@@ -317,22 +333,35 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
         return pipeline
 
     chosen = [v for v in VARIANTS if settings.variants is None or v.name in settings.variants or v == BASELINE]
+    # Where the CPU emulates bfloat16 the guide's half-precision rows would take hours; its other options are
+    # measured in float32 instead, each row saying which dtype it ran in.
+    half_in_float32 = half_is_emulated(device) and not settings.emulated_half
+    if half_in_float32:
+        report.settings["half_runs_as"] = "float32"
+    if half_in_float32 and HALF in chosen:
+        report.skipped.append({"variant": HALF.name, "reason": (
+            f"this CPU emulates bfloat16 (no AVX512-BF16 or AMX; a bfloat16 matrix product took "
+            f"{emulation_cost():.0f}x as long as float32), so the half rows ran in float32 (--emulated-half "
+            "runs them in bfloat16)")})
+        chosen.remove(HALF)
     measured: dict[str, tuple[Variant, dict]] = {}
     bar = tqdm(total=len(chosen) + 1, desc="bench", disable=not progress, unit="variant")
 
     def measure_variant(variant: Variant) -> None:
         bar.set_postfix_str(variant.name)
-        reason = skip_reason(variant, settings, device, pipelines)
+        runs_as = dataclasses.replace(variant, dtype="float32") if half_in_float32 and variant.dtype == "half" else (
+            variant)
+        reason = skip_reason(runs_as, settings, device, pipelines)
         if reason is None:
-            pipeline = on(variant)
-            undo = configure(pipeline, variant, pipelines)
+            pipeline = on(runs_as)
+            undo = configure(pipeline, runs_as, pipelines)
             try:
                 _, first = time_call(lambda: call(pipeline, SHORT_CALL_STEPS), device, repeats=1, warmup=0)
                 steps = quick_steps(variant.steps, settings.quick)
                 _, timing = time_call(lambda: call(pipeline, steps), device, repeats=repeats, warmup=0)
                 _, peak = peak_memory(lambda: call(pipeline, SHORT_CALL_STEPS), device)
-                measured[variant.name] = (variant, row(variant, steps, settings.batch_size, timing.median,
-                                                       first.median, timing.seconds, peak))
+                entry = row(variant, steps, settings.batch_size, timing.median, first.median, timing.seconds, peak)
+                measured[variant.name] = (variant, entry | {"dtype": dtype_name(runs_as.dtype, device)})
             except (RuntimeError, NotImplementedError) as error:  # unsupported kernels, out of memory
                 reason = f"failed: {first_line(error)}"
                 if device.type == "cuda":
@@ -376,6 +405,11 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
         "overhead_fraction": overhead / total,
     }
     return report
+
+
+def dtype_name(name: str, device: torch.device) -> str:
+    """The torch dtype a dtype name means on `device`: `half` is bfloat16 on a CPU, float16 on a GPU."""
+    return str(resolve_dtype(name, device)).removeprefix("torch.")
 
 
 def row(variant: Variant, steps: int, batch_size: int, seconds: float, first_call: float, repeats: list,
@@ -527,6 +561,7 @@ def environment(device: torch.device) -> dict:
 
 COLUMNS = {  # bench.md / terminal column -> row key
     "variant": "variant",
+    "dtype": "dtype",
     "steps": "steps",
     "s/image": "seconds_per_image",
     "images/s": "images_per_second",
@@ -552,7 +587,8 @@ def markdown(report: Report) -> str:
     s = report.settings
     random = " (random weights: for time and memory only)" if s["model_id"] in ARCHITECTURE_ONLY_MODELS else ""
     lines = [f"{s['model_id']}{random} on {report.environment['device']}, {s['height']}x{s['width']}, batch "
-             f"{s['batch_size']}, median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else ""), "",
+             f"{s['batch_size']}, median of {s['repeats']} after a warm-up" + (", quick run" if s["quick"] else "")
+             + ("; half rows ran in float32 (bfloat16 is emulated here)" if s.get("half_runs_as") else ""), "",
              "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell(key, r.get(key)) for key in COLUMNS.values()) + " |" for r in report.rows]
     if report.skipped:

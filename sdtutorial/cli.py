@@ -150,7 +150,7 @@ def command_bench(args: argparse.Namespace) -> int:
         model_id=args.model, device=args.device, height=args.height, width=args.width, batch_size=args.batch_size,
         repeats=args.repeats, prompt=args.prompt, seed=args.seed, compile_unet=compile_unet, tiny_vae_id=args.tiny_vae,
         memory_budget=args.memory_budget, max_batch_size=args.max_batch_size, quick=args.quick, variants=args.variant,
-        quality_prompts=args.quality_prompts,
+        quality_prompts=args.quality_prompts, emulated_half=args.emulated_half,
     )
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("bench-%Y%m%d-%H%M%S"))
     report = run_bench(settings)
@@ -264,6 +264,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="smoke run: a tenth of the steps, one repeat")
     bench.add_argument("--quality-prompts", type=int, default=200,
                        help="score each variant on this many toyworld prompts, in float32 (default: 200; 0: skip)")
+    bench.add_argument("--emulated-half", action="store_true", help="run the half-precision rows in bfloat16 even "
+                       "on a CPU that emulates it (hours at 256x256; by default they run in float32 there)")
     bench.add_argument("--variant", action="append", help="only this variant (repeatable; the baseline runs always)")
     bench.add_argument("-o", "--output", help="output folder (default: runs/bench-<timestamp>)")
     bench.set_defaults(func=command_bench)

@@ -94,6 +94,11 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return dtype
 
 
+def half_is_emulated(device: torch.device) -> bool:
+    """Whether `half` (bfloat16 there) runs on a CPU without bfloat16 units, where PyTorch emulates it slowly."""
+    return device.type == "cpu" and not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def resolve_model(model_id: str) -> str:
     """Return what from_pretrained should load: a packaged folder, a local folder or a hub id."""
     if model_id in EMBEDDED_MODELS:

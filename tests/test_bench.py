@@ -1,6 +1,7 @@
 """`sdtutorial bench` and the sd15-arch model: real architecture, deterministic weights, honest tables."""
 
 import csv
+import dataclasses
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from sdtutorial import bench
 from sdtutorial.architecture import build_model
 from sdtutorial.bench import (
     BASELINE,
@@ -25,7 +27,7 @@ from sdtutorial.bench import (
     write_outputs,
 )
 from sdtutorial.cli import main
-from sdtutorial.loading import MODELS_DIR, load_pipeline
+from sdtutorial.loading import MODELS_DIR, half_is_emulated, load_pipeline
 
 SD15 = MODELS_DIR / "sd15-arch"
 
@@ -180,6 +182,21 @@ def test_outputs_hold_the_table(quick_report, tmp_path):
     assert text == markdown(quick_report) and "| baseline: float32, PNDM 50 | 5 |" in text and "Skipped:" in text
 
 
+def test_where_bfloat16_is_emulated_the_half_rows_run_in_float32_unless_asked(monkeypatch):
+    monkeypatch.setattr(bench, "half_is_emulated", lambda device: True)
+    settings = Settings(model_id="tiny-random", device="cpu", quick=True, variants=[HALF.name, FAST.name])
+    report = run_bench(settings, progress=False)
+    rows = {row["variant"]: row["dtype"] for row in report.rows}
+    assert rows == {BASELINE.name: "float32", FAST.name: "float32"}
+    [skipped] = report.skipped
+    assert skipped["variant"] == HALF.name and "x as long as float32" in skipped["reason"]
+    assert "half rows ran in float32" in markdown(report)
+    report = run_bench(dataclasses.replace(settings, emulated_half=True), progress=False)
+    assert {row["variant"]: row["dtype"] for row in report.rows} == {
+        BASELINE.name: "float32", HALF.name: "bfloat16", FAST.name: "bfloat16"}
+    assert not report.skipped and "half rows ran in float32" not in markdown(report)
+
+
 def test_a_budget_below_the_weights_fits_no_batch():
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, memory_budget="1MiB", variants=[FAST.name])
     report = run_bench(settings, progress=False)
@@ -191,7 +208,8 @@ def test_bench_command_writes_its_files(tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["bench", "--model", "tiny-random", "--device", "cpu", "--quick", "--variant", FAST.name,
                  "-o", str(out)]) == 0
-    assert "| half, DPMSolver 20 | 2 |" in capsys.readouterr().out
+    ran_in = "float32" if half_is_emulated(torch.device("cpu")) else "bfloat16"
+    assert f"| half, DPMSolver 20 | {ran_in} | 2 |" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} == {"bench.json", "bench.md", "bench.csv", "bench.png"}
 
 
