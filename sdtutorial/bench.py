@@ -243,16 +243,11 @@ def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipe
 
 def emulation_cost(size: int = 512, repeats: int = 5) -> float:
     """How many times longer a bfloat16 matrix product takes than a float32 one, here."""
-    a = torch.randn(size, size)
-    seconds = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        b = a.to(dtype)
-        b @ b
-        start = time.perf_counter()
-        for _ in range(repeats):
-            b @ b
-        seconds[dtype] = time.perf_counter() - start
-    return seconds[torch.bfloat16] / seconds[torch.float32]
+    cpu, a = torch.device("cpu"), torch.randn(size, size)
+    _, single = time_call(lambda: a @ a, cpu, repeats=repeats)
+    b = a.bfloat16()
+    _, half = time_call(lambda: b @ b, cpu, repeats=repeats)
+    return half.median / single.median
 
 
 def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], None]:
