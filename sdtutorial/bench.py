@@ -22,6 +22,7 @@ import torch
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
+from .fingerprint import psnr
 from .inputs import check_image_size, check_positive, get_inputs
 from .loading import (
     ARCHITECTURE_ONLY_MODELS,
@@ -37,6 +38,7 @@ from .loading import (
     tiny_vae_for,
 )
 from .memory import format_size, largest_batch, parse_size, peak_memory, use_attention
+from .peers import check_peer, peer_skip_reason
 from .techniques import import_optional, offload_skip_reason, should_compile
 from .timing import time_call
 
@@ -131,6 +133,7 @@ class Settings:
     variants: list[str] | None = None  # names of VARIANTS to run (default: all); the best combination is added
     quality_prompts: int = 0  # each variant's adherence on this many toyworld evaluation prompts (0: not measured)
     emulated_half: bool = False  # run `half` rows in bfloat16 even on a CPU that emulates it (else they run in float32)
+    peer: str | None = None  # "openvino": also the fast setting with the UNet and VAE decoder run by OpenVINO
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -147,6 +150,7 @@ class Settings:
         if self.memory_budget is not None:
             parse_size(self.memory_budget)
         resolve_model(self.model_id)
+        check_peer(self.peer)
         should_compile(self.compile_unet, torch.device("cpu"))
         known = [v.name for v in VARIANTS]
         unknown = [name for name in self.variants or [] if name not in known]
@@ -162,6 +166,7 @@ class Report:
     environment: dict
     rows: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    peer: dict | None = None  # what the peer's conversion took, and its rows against PyTorch's
     batch_search: dict | None = None
     seconds: dict = field(default_factory=dict)
 
@@ -295,6 +300,34 @@ def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], 
     return undo
 
 
+def step_costs(model_id: str, device: str, height: int, width: int, dtype: str, prompt: str = "a photo",
+               repeats: int = 1) -> dict[str, float]:
+    """Seconds of one guided UNet step (the prompt's and the empty prompt's latents together), one VAE decode and
+    one prompt encoding of `model_id` in `dtype`, each timed alone after a warm-up. A call costs about
+    `estimate_seconds` of these: the per-step view of the guide's settings, without running a full call."""
+    pipeline = load_pipeline(model_id, device=device, dtype=dtype)
+    torch_device, unet = pipeline.device, pipeline.unet
+    latents = torch.randn(2, unet.config.in_channels, height // pipeline.vae_scale_factor,
+                          width // pipeline.vae_scale_factor, generator=torch.Generator().manual_seed(0)).to(
+        torch_device, unet.dtype)
+    with torch.inference_mode():
+        def encode():
+            return pipeline.encode_prompt(prompt, torch_device, 1, True)
+
+        _, text = time_call(encode, torch_device, repeats=repeats)
+        embeddings = torch.cat(encode()[::-1])  # the empty prompt's first, as the pipeline orders them
+        timestep = pipeline.scheduler.config.num_train_timesteps - 1
+        _, step = time_call(lambda: unet(latents, timestep, encoder_hidden_states=embeddings).sample, torch_device,
+                            repeats=repeats)
+        _, decode = time_call(lambda: pipeline.vae.decode(latents[:1]).sample, torch_device, repeats=repeats)
+    return {"unet_step": step.median, "vae_decode": decode.median, "text_encoder": text.median}
+
+
+def estimate_seconds(costs: dict[str, float], steps: int) -> float:
+    """What one image of `steps` guided steps costs, from `step_costs`."""
+    return steps * costs["unet_step"] + costs["vae_decode"] + costs["text_encoder"]
+
+
 def quick_steps(steps: int, quick: bool) -> int:
     return max(2, steps // 10) if quick else steps
 
@@ -340,7 +373,18 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
             "runs them in bfloat16)")})
         chosen.remove(HALF)
     measured: dict[str, tuple[Variant, dict]] = {}
+    float32_fast_images: list = []  # what the peer's images are compared with
     bar = tqdm(total=len(chosen) + 1, desc="bench", disable=not progress, unit="variant")
+
+    def measure(pipeline, variant: Variant, dtype: str, memory: bool = True) -> list:
+        """Time `variant` on `pipeline`, as configured, into `measured`; return the timed call's images."""
+        _, first = time_call(lambda: call(pipeline, SHORT_CALL_STEPS), device, repeats=1, warmup=0)
+        steps = quick_steps(variant.steps, settings.quick)
+        images, timing = time_call(lambda: call(pipeline, steps), device, repeats=repeats, warmup=0)
+        _, peak = peak_memory(lambda: call(pipeline, SHORT_CALL_STEPS), device) if memory else (None, None)
+        entry = row(variant, steps, settings.batch_size, timing.median, first.median, timing.seconds, peak)
+        measured[variant.name] = (variant, entry | {"dtype": dtype})
+        return images
 
     def measure_variant(variant: Variant) -> None:
         bar.set_postfix_str(variant.name)
@@ -351,12 +395,9 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
             pipeline = on(runs_as)
             undo = configure(pipeline, runs_as, pipelines)
             try:
-                _, first = time_call(lambda: call(pipeline, SHORT_CALL_STEPS), device, repeats=1, warmup=0)
-                steps = quick_steps(variant.steps, settings.quick)
-                _, timing = time_call(lambda: call(pipeline, steps), device, repeats=repeats, warmup=0)
-                _, peak = peak_memory(lambda: call(pipeline, SHORT_CALL_STEPS), device)
-                entry = row(variant, steps, settings.batch_size, timing.median, first.median, timing.seconds, peak)
-                measured[variant.name] = (variant, entry | {"dtype": dtype_name(runs_as.dtype, device)})
+                images = measure(pipeline, variant, dtype_name(runs_as.dtype, device))
+                if variant == FAST and runs_as.dtype == "float32":
+                    float32_fast_images[:] = images
             except (RuntimeError, NotImplementedError) as error:  # unsupported kernels, out of memory
                 reason = f"failed: {first_line(error)}"
                 if device.type == "cuda":
@@ -378,6 +419,8 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
         measure_variant(best)
         if best.name in measured:
             quality.measure(best)
+    if settings.peer:
+        report.peer = measure_peer(settings, device, pipelines, measure, call, float32_fast_images, report, bar)
     bar.close()
     for name, (_, entry) in measured.items():
         entry |= quality.row(name)
@@ -386,6 +429,10 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
     for _, entry in measured.values():
         entry["speedup"] = baseline[1]["seconds_per_image"] / entry["seconds_per_image"] if baseline else None
     report.rows = [entry for _, entry in measured.values()]
+    if report.peer and best is not None and best.name in measured:
+        best_seconds = measured[best.name][1]["seconds_per_image"]
+        for peer_row in report.peer["rows"]:
+            peer_row["best_is_faster_by"] = measured[peer_row["variant"]][1]["seconds_per_image"] / best_seconds
 
     if settings.memory_budget:
         report.batch_search = batch_search(settings, device, pipelines, call, max_batch, progress)
@@ -395,11 +442,67 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
         "total": total,
         "pipeline_calls": clock.seconds,
         "quality": quality.seconds,  # the toyworld runs that score each variant
+        "peer_conversion": report.peer["conversion_seconds"] if report.peer else 0.0,
         "loading": pipelines.load_seconds,
         "overhead": overhead,
         "overhead_fraction": overhead / total,
     }
     return report
+
+
+PEER_PRECISIONS = {"": None, "float32": "f32"}  # OpenVINO's own choice of precision, then float32 as PyTorch's
+
+
+def measure_peer(settings: Settings, device: torch.device, pipelines: Pipelines, measure: Callable, call: Callable,
+                 reference: list, report: Report, bar) -> dict | None:
+    """The fast setting in float32 with the UNet and VAE decoder converted to OpenVINO: timed by `measure` in
+    OpenVINO's default precision and in float32, each row's image compared with PyTorch float32's by PSNR."""
+    from . import peers
+
+    reason = peer_skip_reason(device)
+    if reason:
+        report.skipped.append({"variant": "peer: OpenVINO", "reason": reason})
+        return None
+    bar.total += len(PEER_PRECISIONS)
+    bar.set_postfix_str("peer: OpenVINO (converting)")
+    fast32 = dataclasses.replace(FAST, dtype="float32")
+    pipeline = pipelines.get("float32")
+    undo = configure(pipeline, fast32, pipelines)
+    try:
+        if not reference:
+            reference = call(pipeline, quick_steps(FAST.steps, settings.quick))
+        native = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
+        start = time.perf_counter()
+        try:
+            models = peers.convert(pipeline, settings.height or native, settings.width or native)
+        except Exception as error:  # noqa: BLE001 - a failed conversion is reported; the rest of the bench is kept
+            report.skipped.append({"variant": "peer: OpenVINO", "reason": f"conversion failed: {first_line(error)}"})
+            return None
+        result = {"name": "openvino", "version": peers.version(), "conversion_seconds": time.perf_counter() - start,
+                  "rows": []}
+        for label, precision in PEER_PRECISIONS.items():
+            if not any(r["dtype"] == label for r in result["rows"]):  # OpenVINO's own choice may be float32
+                undo_peer, runs_in = peers.use_openvino(pipeline, models, precision)
+                name = f"peer: OpenVINO {result['version']}, {runs_in}" + ("" if label else " (its default)")
+                bar.set_postfix_str(name)
+                try:
+                    # Not its peak memory: OpenVINO keeps its working memory from one call to the next, so what a
+                    # call adds is not what it uses, as it is for PyTorch on a CPU.
+                    images = measure(pipeline, dataclasses.replace(fast32, name=name), runs_in, memory=False)
+                    result["rows"].append({"variant": name, "dtype": runs_in,
+                                           "psnr_vs_float32": mean_psnr(images, reference)})
+                except (RuntimeError, NotImplementedError) as error:
+                    report.skipped.append({"variant": name, "reason": f"failed: {first_line(error)}"})
+                finally:
+                    undo_peer()
+            bar.update()
+        return result
+    finally:
+        undo()
+
+
+def mean_psnr(images: list, reference: list) -> float:
+    return sum(psnr(a, b) for a, b in zip(reference, images, strict=True)) / len(images)
 
 
 def dtype_name(name: str, device: torch.device) -> str:
@@ -595,6 +698,16 @@ def markdown(report: Report) -> str:
                   "memory of that batch | tried |", "|---|---|---|---|"]
         lines += [f"| {e['saver']} | {e['largest_batch']} | {format_size(e.get('peak'))} | "
                   f"{', '.join(str(t['batch_size']) for t in e['tries']) or e['note']} |" for e in b["savers"]]
+    if report.peer:
+        p = report.peer
+        lines += ["", f"OpenVINO {p['version']} ran the fast setting's UNet and VAE decoder (converted from the "
+                  f"pipeline's modules in {p['conversion_seconds']:.1f} s; text encoder and scheduler in PyTorch):"]
+        for r in p["rows"]:
+            ratio = r.get("best_is_faster_by")
+            against = "" if ratio is None else (
+                f"; the best PyTorch combination is {ratio:.2f}x as fast" if ratio >= 1 else
+                f"; it is {1 / ratio:.2f}x as fast as the best PyTorch combination")
+            lines.append(f"- {r['variant']}: {r['psnr_vs_float32']:.1f} dB PSNR from PyTorch float32's image{against}")
     t = report.seconds
     quality = f"; scoring on {QUALITY_MODEL} {t['quality']:.1f} s" if t.get("quality") else ""
     lines += ["", f"Run: {t['total']:.1f} s, of which pipeline calls {t['pipeline_calls']:.1f} s{quality}; loading "

@@ -20,6 +20,7 @@ from .notebooks import (
     regenerate_reference,
     run_notebooks,
 )
+from .peers import PEERS
 from .sweep import (
     CPUS_PER_POINT,
     Axes,
@@ -150,7 +151,7 @@ def command_bench(args: argparse.Namespace) -> int:
         model_id=args.model, device=args.device, height=args.height, width=args.width, batch_size=args.batch_size,
         repeats=args.repeats, prompt=args.prompt, seed=args.seed, compile_unet=compile_unet, tiny_vae_id=args.tiny_vae,
         memory_budget=args.memory_budget, max_batch_size=args.max_batch_size, quick=args.quick, variants=args.variant,
-        quality_prompts=args.quality_prompts, emulated_half=args.emulated_half,
+        quality_prompts=args.quality_prompts, emulated_half=args.emulated_half, peer=args.peer,
     )
     out_dir = Path(args.output or Path("runs") / datetime.now().strftime("bench-%Y%m%d-%H%M%S"))
     report = run_bench(settings)
@@ -266,6 +267,8 @@ def parser() -> argparse.ArgumentParser:
                        help="score each variant on this many toyworld prompts, in float32 (default: 200; 0: skip)")
     bench.add_argument("--emulated-half", action="store_true", help="run the half-precision rows in bfloat16 even "
                        "on a CPU that emulates it (hours at 256x256; by default they run in float32 there)")
+    bench.add_argument("--peer", choices=PEERS, help="also time the fast setting with another runtime (openvino: "
+                       "its UNet and VAE decoder converted; pip install 'sdtutorial[openvino]')")
     bench.add_argument("--variant", action="append", help="only this variant (repeatable; the baseline runs always)")
     bench.add_argument("-o", "--output", help="output folder (default: runs/bench-<timestamp>)")
     bench.set_defaults(func=command_bench)

@@ -22,8 +22,10 @@ from sdtutorial.bench import (
     Variant,
     best_combination,
     configure,
+    estimate_seconds,
     markdown,
     run_bench,
+    step_costs,
     write_outputs,
 )
 from sdtutorial.cli import main
@@ -136,6 +138,13 @@ def test_every_speed_option_combines_and_undoes():
     assert image.std() > 0
     undo()
     assert (pipeline.vae, pipeline.unet, pipeline.scheduler) == (vae, unet, scheduler) and not pipeline.fusing_unet
+
+
+def test_step_costs_time_each_part_of_a_call_and_add_up_to_an_image():
+    costs = step_costs("tiny-random", "cpu", 64, 64, "float32")
+    assert set(costs) == {"unet_step", "vae_decode", "text_encoder"} and all(value > 0 for value in costs.values())
+    assert estimate_seconds(costs, 1) == pytest.approx(sum(costs.values()))
+    assert estimate_seconds(costs, 50) - estimate_seconds(costs, 20) == pytest.approx(30 * costs["unet_step"])
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,55 @@
+"""`sdtutorial bench --peer openvino`: the pipeline's UNet and VAE decoder run by OpenVINO, timed beside PyTorch."""
+
+import pytest
+import torch
+
+from sdtutorial import peers
+from sdtutorial.bench import FAST, Settings, markdown, run_bench
+from sdtutorial.fingerprint import psnr
+from sdtutorial.inputs import get_inputs
+from sdtutorial.loading import load_pipeline, set_scheduler
+
+pytest.importorskip("openvino")
+
+
+def test_openvino_draws_pytorchs_image_in_float32_and_undoes():
+    pipeline = load_pipeline("tiny-random", device="cpu", dtype="float32")
+    set_scheduler(pipeline, "DPMSolverMultistepScheduler")
+    unet, decoder = pipeline.unet, pipeline.vae.decoder
+    def draw():  # a batch of two, at another size than the one converted
+        return pipeline(**get_inputs("a photo", 2, 0, 4, pipeline=pipeline, height=48, width=48),
+                        output_type="np").images
+
+    expected = draw()
+    models = peers.convert(pipeline, 64, 64)
+    undo, precision = peers.use_openvino(pipeline, models, "f32")
+    assert precision == "float32" and isinstance(pipeline.unet, peers.OpenVINOUNet)
+    images = draw()
+    undo()
+    assert pipeline.unet is unet and pipeline.vae.decoder is decoder
+    assert images.shape == expected.shape == (2, 48, 48, 3)
+    assert min(psnr(a, b) for a, b in zip(expected, images, strict=True)) > 60  # the same arithmetic, reordered
+
+
+def test_bench_times_the_peer_beside_the_best_combination():
+    settings = Settings(model_id="tiny-random", device="cpu", quick=True, peer="openvino",
+                        variants=[FAST.name, "+ tiny VAE decoder"])
+    report = run_bench(settings, progress=False)
+    rows = {row["variant"]: row for row in report.rows}
+    best = next(row for name, row in rows.items() if name.startswith("best"))
+    assert report.peer["conversion_seconds"] > 0 and report.peer["rows"]
+    for peer_row in report.peer["rows"]:
+        timed = rows[peer_row["variant"]]
+        assert timed["dtype"] == peer_row["dtype"] and timed["steps"] == FAST.steps // 10
+        assert peer_row["best_is_faster_by"] == pytest.approx(timed["seconds_per_image"] / best["seconds_per_image"])
+        assert timed["speedup"] > 0 and peer_row["psnr_vs_float32"] > 20
+        assert timed["peak_memory"] is None  # OpenVINO holds its memory between calls: not comparable
+    assert report.peer["rows"][-1]["dtype"] == "float32"  # float32 is always one of the peer's rows
+    assert "OpenVINO" in markdown(report) and "PSNR from PyTorch float32's image" in markdown(report)
+
+
+def test_peer_is_checked_and_says_why_it_cannot_run():
+    with pytest.raises(ValueError, match="unknown peer 'tensorrt'; accepted: openvino"):
+        Settings(model_id="tiny-random", peer="tensorrt")
+    assert "measured on the CPU; this bench runs on cuda" in peers.peer_skip_reason(torch.device("cuda"))
+    assert peers.peer_skip_reason(torch.device("cpu")) is None
