@@ -9,7 +9,7 @@ from conftest import HALF_PSNR_FLOOR
 pytestmark = pytest.mark.slow
 # The speed notebook keeps the guide's 50 PNDM steps: with fewer, toyworld's bfloat16 and float32 images drift
 # apart (17-44 dB at 10 steps, 37-50 dB at 50, seeds 0-11), and the half-precision check would test the step count.
-QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2}
+QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2, "real_scale_model": "tiny-random"}
 QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 1}
 QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4, "comparison_prompts": 2}
 QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
@@ -30,7 +30,7 @@ def test_speed_seeds_give_the_same_image_at_any_batch_position(run_notebook):
 
 
 def test_speed_with_another_scheduler_and_the_real_scale_part(run_notebook, reference_results):
-    real_scale = {"real_scale": True, "real_scale_model": "tiny-random", "real_scale_size": 64}
+    real_scale = {"real_scale": True, "real_scale_size": 64}  # QUICK_SPEED's real_scale_model: tiny-random
     quick = QUICK_SPEED | {"num_inference_steps": 10}
     results = run_notebook("01_speed", fast_scheduler="EulerDiscreteScheduler", **quick, **real_scale)
     assert results["fingerprints"] != reference_results("01_speed")["fingerprints"]  # 10 steps, not 50
@@ -41,6 +41,14 @@ def test_speed_with_another_scheduler_and_the_real_scale_part(run_notebook, refe
     rows = {row["variant"]: row for row in results["real_scale"]["rows"]}
     assert rows["baseline: float32, PNDM 50"]["speedup"] == 1.0 and rows["half, DPMSolver 20"]["steps"] == 20
     assert not any("offload" in name for name in rows) and any(name.startswith("best") for name in rows)
+    per_step = results["real_scale_per_step"]  # on by default, on every device
+    costs, estimates = per_step["costs"], per_step["estimates"]
+    assert per_step["size"] == 64
+    assert estimates["float32, PNDM"] == pytest.approx(sum(costs["float32"].values()) + 9 * costs["float32"][
+        "unet_step"])  # 10 steps
+    if "half" in costs:  # left out where the CPU emulates bfloat16
+        assert estimates["half, EulerDiscrete"] == pytest.approx(sum(costs["half"].values()) + 4 * costs["half"][
+            "unet_step"])
 
 
 def test_memory_batches_are_made_of_single_seeds_and_the_real_scale_search(run_notebook):
