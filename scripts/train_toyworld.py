@@ -3,16 +3,18 @@
 Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.
 - toyworld: the text-to-image pipeline, Stable Diffusion's classes at toy size: an AutoencoderKL
-  (4x downsampling: 64x64 images, 16x16x4 latents), a four-level UNet2DConditionModel and a 2-layer
+  (4x downsampling: 64x64 images, 16x16x4 latents; after its own training its decoder trains on with
+  the encoder fixed), a four-level UNet2DConditionModel and a 2-layer
   CLIPTextModel trained together on captioned toyworld images (1 caption in 10 left empty, for
   classifier-free guidance), PNDM with Stable Diffusion v1.5's scheduler config. Its
   training_log.csv has the losses.
 - toyworld-early: the same training stopped at EARLY_STEP: the weaker, earlier checkpoint.
-- toyworld-vae-ft: the VAE with its decoder trained further, as sd-vae-ft-mse was.
+- toyworld-vae-ft: that VAE with its decoder trained further, as sd-vae-ft-mse was. With the encoder fixed
+  the latents do not change, so the UNet and the tiny decoder apply to both VAEs.
 - toyworld-taesd: an AutoencoderTiny whose decoder learned to turn toyworld latents into images,
   as madebyollin/taesd does for Stable Diffusion's (its encoder is untrained: only decoding is used).
 Every random choice comes from fixed seeds; weights are stored in float16 to keep the package small.
-`--from unet` retrains from the UNet phase on, reading the scorer and VAEs an earlier run wrote.
+`--from PHASE` and `--to PHASE` train part of it, reading what earlier phases wrote from the folder.
 After a retrain, regenerate the notebooks' references (make references).
 """
 
@@ -43,7 +45,9 @@ from sdtutorial.evaluate import EVALUATION_SEED
 from sdtutorial.loading import half_is_emulated
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
-SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 1200, 1200, 600, 4000, 800, 600
+SCORER_STEPS, VAE_STEPS, DECODER_STEPS, VAE_FT_STEPS = 1200, 1200, 600, 2400
+UNET_STEPS, EARLY_STEP, TINY_STEPS = 4000, 800, 600
+PHASES = ("scorer", "vae", "vae-ft", "unet", "tiny")
 SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
 EMPTY_CAPTION_SHARE = 0.1
 EMA_DECAY = 0.999
@@ -121,21 +125,35 @@ def vae_loss(vae: AutoencoderKL, pixels: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(decoded, pixels) + 0.5 * F.l1_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
 
 
-def train_vae(log: list) -> tuple[AutoencoderKL, AutoencoderKL]:
+def train_decoder(name: str, vae: AutoencoderKL, steps: int, peak_lr: float, first_sample: int, log: list):
+    """Train `vae`'s decoder on with its encoder fixed, so that the latents, and what learned on them, stay valid."""
+    vae.requires_grad_(True)
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+    train(name, [p for p in vae.parameters() if p.requires_grad], steps, peak_lr,
+          lambda step: vae_loss(vae, batch(first_sample + step * VAE_BATCH, VAE_BATCH)[0]), log)
+    return vae.eval().requires_grad_(False)
+
+
+def train_vae(log: list) -> AutoencoderKL:
+    """The base VAE: trained whole, then its decoder further. An undertrained decoder read green as purple and
+    yellow as orange in 17% of clean scenes, which no UNet can undo."""
     torch.manual_seed(2)
     vae = AutoencoderKL(block_out_channels=(16, 32, 64), down_block_types=["DownEncoderBlock2D"] * 3,
                         up_block_types=["UpDecoderBlock2D"] * 3, latent_channels=4, norm_num_groups=16,
                         layers_per_block=1, sample_size=64)
     train("vae", vae.parameters(), VAE_STEPS, 1e-3,
           lambda step: vae_loss(vae, batch(VAE_SEEDS + step * VAE_BATCH, VAE_BATCH)[0]), log)
+    return train_decoder("vae decoder", vae, DECODER_STEPS, 3e-4, VAE_SEEDS + VAE_STEPS * VAE_BATCH, log)
+
+
+def train_vae_ft(vae: AutoencoderKL, log: list) -> AutoencoderKL:
+    """toyworld-vae-ft: the base VAE's decoder trained VAE_FT_STEPS further, on scenes it has not seen."""
+    torch.manual_seed(8)
     vae_ft = AutoencoderKL.from_config(vae.config)
     vae_ft.load_state_dict(vae.state_dict())
-    vae_ft.encoder.requires_grad_(False)
-    vae_ft.quant_conv.requires_grad_(False)
-    start = VAE_SEEDS + VAE_STEPS * VAE_BATCH
-    train("vae-ft (decoder)", [p for p in vae_ft.parameters() if p.requires_grad], VAE_FT_STEPS, 3e-4,
-          lambda step: vae_loss(vae_ft, batch(start + step * VAE_BATCH, VAE_BATCH)[0]), log)
-    return vae.eval(), vae_ft.eval()
+    first_sample = VAE_SEEDS + (VAE_STEPS + DECODER_STEPS) * VAE_BATCH
+    return train_decoder("vae-ft (decoder)", vae_ft, VAE_FT_STEPS, 5e-4, first_sample, log)
 
 
 def set_scaling_factor(vae: AutoencoderKL, vae_ft: AutoencoderKL) -> None:
@@ -240,27 +258,33 @@ def scorer_accuracy(model: scoring.Scorer, count: int = 2000) -> dict[str, float
     return {name: n / count for name, n in correct.items()}
 
 
-def main(models: Path, first_phase: str = "scorer") -> None:
-    """Train from `first_phase` on; the phases before it are read from `models`, as an earlier run left them."""
+def load_vae(folder: Path) -> AutoencoderKL:
+    return AutoencoderKL.from_pretrained(folder, dtype=torch.float32).eval().requires_grad_(False)
+
+
+def save_vae(vae: AutoencoderKL, folder: Path) -> None:
+    # In float16, as shipped: what trains on it next reads it back from the folder, so a run that starts there matches.
+    copy.deepcopy(vae).to(torch.float16).save_pretrained(folder, safe_serialization=True)
+
+
+def main(models: Path, first_phase: str = "scorer", last_phase: str = "tiny") -> None:
+    """Train the phases from `first_phase` to `last_phase`; what earlier phases made is read from `models`."""
     started, log = time.time(), []
-    if first_phase == "scorer":
+    phases = PHASES[PHASES.index(first_phase):PHASES.index(last_phase) + 1]
+    if "scorer" in phases:
         scorer = train_scorer(log)
         scoring.save_scorer(scorer, models / "toyworld-scorer")
         print("scorer accuracy on unseen samples:", scorer_accuracy(scorer))
-    if first_phase in ("scorer", "vae"):
-        vae, vae_ft = train_vae(log)
-        (models / "toyworld").mkdir(parents=True, exist_ok=True)
-        # The UNet learns on the VAE as shipped, in float16, so a run that starts at the UNet phase matches.
-        vae.to(torch.float16).save_pretrained(models / "toyworld" / "vae", safe_serialization=True)
-        vae_ft.to(torch.float16).save_pretrained(models / "toyworld-vae-ft", safe_serialization=True)
-    if first_phase != "scorer":
-        earlier = ("scorer",) if first_phase == "vae" else ("scorer", "vae", "vae-ft (decoder)")
-        with open(models / "toyworld" / "training_log.csv", newline="") as file:
-            log = [row for row in csv.DictReader(file) if row["phase"] in earlier] + log
-    vae, vae_ft = (AutoencoderKL.from_pretrained(folder, dtype=torch.float32).eval().requires_grad_(False)
-                   for folder in (models / "toyworld" / "vae", models / "toyworld-vae-ft"))
+    if "vae" in phases:
+        vae = train_vae(log)
+        save_vae(vae, models / "toyworld" / "vae")
+    vae = load_vae(models / "toyworld" / "vae")
+    if "vae-ft" in phases:
+        save_vae(train_vae_ft(vae, log), models / "toyworld-vae-ft")
+    vae_ft = load_vae(models / "toyworld-vae-ft")
     set_scaling_factor(vae, vae_ft)
-    vae_ft.to(torch.float16).save_pretrained(models / "toyworld-vae-ft", safe_serialization=True)
+    for model, folder in ((vae, models / "toyworld" / "vae"), (vae_ft, models / "toyworld-vae-ft")):
+        save_vae(model, folder)
     tokenizer = make_tokenizer(toyworld.vocabulary(), MAX_TOKENS)
 
     def save(unet, text_encoder, name):
@@ -271,20 +295,36 @@ def main(models: Path, first_phase: str = "scorer") -> None:
         config = models / name / "text_encoder" / "config.json"
         config.write_text(config.read_text().replace('"dtype": "float16"', '"dtype": "float32"'))
 
-    unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))
-    save(unet, text_encoder, "toyworld")
-    tiny = train_tiny_decoder(models, log)
-    tiny.to(torch.float16).save_pretrained(models / "toyworld-taesd", safe_serialization=True)
-    # diffusers records the decoder's channels a second time as block_out_channels, then warns on every load
-    # that the key is unexpected.
-    config = json.loads((models / "toyworld-taesd" / "config.json").read_text())
-    config.pop("block_out_channels")
-    (models / "toyworld-taesd" / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    with open(models / "toyworld" / "training_log.csv", "w", newline="") as file:
+    if "unet" in phases:
+        unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))
+        save(unet, text_encoder, "toyworld")
+    else:  # the base VAE may be new; the pipelines that carry it get it (the latents, and so their UNets, are the same)
+        for name in ("toyworld", "toyworld-early"):
+            save_vae(vae, models / name / "vae")
+    if "tiny" in phases:
+        tiny = train_tiny_decoder(models, log)
+        tiny.to(torch.float16).save_pretrained(models / "toyworld-taesd", safe_serialization=True)
+        # diffusers records the decoder's channels a second time as block_out_channels, then warns on every load
+        # that the key is unexpected.
+        config = json.loads((models / "toyworld-taesd" / "config.json").read_text())
+        config.pop("block_out_channels")
+        (models / "toyworld-taesd" / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_log(models / "toyworld" / "training_log.csv", log)
+    print(f"trained {', '.join(phases)} in {(time.time() - started) / 60:.1f} minutes; wrote {models}")
+
+
+def write_log(path: Path, log: list) -> None:
+    """The losses of every phase: this run's, and an earlier run's for the phases this one did not train."""
+    trained = {row["phase"] for row in log}
+    if path.exists():
+        with open(path, newline="") as file:
+            log = [row for row in csv.DictReader(file) if row["phase"] not in trained] + log
+    order = ["scorer", "vae", "vae decoder", "vae-ft (decoder)", "unet + text encoder", "tiny decoder"]
+    log.sort(key=lambda row: order.index(row["phase"]) if row["phase"] in order else len(order))  # stable: by step
+    with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, ["phase", "step", "loss"])
         writer.writeheader()
         writer.writerows(log)
-    print(f"trained in {(time.time() - started) / 60:.1f} minutes; wrote {models}")
 
 
 if __name__ == "__main__":
@@ -292,9 +332,13 @@ if __name__ == "__main__":
     parser.add_argument("out", nargs="?", type=Path, default=MODELS,
                         help="folder for the models (default: the package's)")
     parser.add_argument("--smoke", action="store_true", help="a few steps of each phase, to check the script runs")
-    parser.add_argument("--from", dest="first_phase", choices=("scorer", "vae", "unet"), default="scorer",
+    parser.add_argument("--from", dest="first_phase", choices=PHASES, default=PHASES[0],
                         help="first phase to train; earlier ones are read from the folder (default: all)")
+    parser.add_argument("--to", dest="last_phase", choices=PHASES, default=PHASES[-1],
+                        help="last phase to train (default: all)")
     arguments = parser.parse_args()
+    if PHASES.index(arguments.last_phase) < PHASES.index(arguments.first_phase):
+        parser.error(f"--to {arguments.last_phase} comes before --from {arguments.first_phase}")
     if arguments.smoke:
-        SCORER_STEPS, VAE_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 3, 3, 2, 4, 2, 2
-    main(arguments.out, arguments.first_phase)
+        SCORER_STEPS, VAE_STEPS, DECODER_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, TINY_STEPS = 3, 3, 2, 2, 4, 2, 2
+    main(arguments.out, arguments.first_phase, arguments.last_phase)

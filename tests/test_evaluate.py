@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from sdtutorial import toyworld
 from sdtutorial.cli import main
@@ -50,4 +51,19 @@ def test_the_training_command_writes_loadable_models(tmp_path):
     image = pipeline("a red circle", num_inference_steps=2, output_type="np").images[0]
     assert image.shape == (64, 64, 3)
     assert load_vae(str(tmp_path / "toyworld-taesd"), device="cpu").config.latent_channels == 4
-    assert "tiny decoder" in (tmp_path / "toyworld" / "training_log.csv").read_text()
+    log = (tmp_path / "toyworld" / "training_log.csv").read_text()
+    assert all(f"\n{phase}," in log for phase in ("scorer", "vae", "vae decoder", "vae-ft (decoder)",
+                                                 "unet + text encoder", "tiny decoder"))
+    # The decoder phases leave the encoder as it was, so the UNet's latents hold for both VAEs.
+    base, tuned = (load_vae(str(tmp_path / name), device="cpu").state_dict() for name in ("toyworld/vae",
+                                                                                          "toyworld-vae-ft"))
+    assert all(torch.equal(base[key], tuned[key]) for key in base if key.startswith(("encoder.", "quant_conv.")))
+    assert not all(torch.equal(base[key], tuned[key]) for key in base if key.startswith("decoder."))
+    # One phase alone: the UNet is read, not retrained.
+    unet = (tmp_path / "toyworld" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_toyworld.py"), str(tmp_path), "--smoke",
+                           "--from", "vae-ft", "--to", "vae-ft"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained vae-ft in" in done.stdout
+    assert (tmp_path / "toyworld" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == unet
+    assert (tmp_path / "toyworld" / "training_log.csv").read_text().count("\nvae-ft (decoder),") == 2  # replaced
