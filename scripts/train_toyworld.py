@@ -1,4 +1,4 @@
-"""Train the toyworld models from scratch on the CPU (about 54 minutes on 2 cores, measured): `make toyworld`.
+"""Train the toyworld models from scratch on the CPU (about 65 minutes on 2 cores, measured): `make toyworld`.
 
 Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.

@@ -107,6 +107,12 @@ def evaluate(count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict
                           pipeline.device, repeats=5)
     results["seconds_per_image_pndm50"] = timing.median
 
+    base_vae, pipeline.vae = pipeline.vae, load_vae("toyworld-vae-ft", device=device)
+    set_scheduler(pipeline, FAST_SCHEDULER)
+    images = generate(pipeline, prompts, 20, batch_size=batch_size, description="fine-tuned VAE")
+    results["final_dpm20_vae_ft"] = scores(images, prompts)
+    pipeline.vae = base_vae
+
     early = load_pipeline("toyworld-early", device=device, scheduler=FAST_SCHEDULER)
     early.set_progress_bar_config(disable=True)
     images = generate(early, prompts, 20, batch_size=batch_size, description="early checkpoint")
@@ -148,6 +154,7 @@ def reconstruction_psnr(vae, originals: list) -> float:
 def report(results: dict) -> str:
     """The measurements as Markdown, each target with its figures and whether it held."""
     final, pndm, early = results["final_dpm20"], results["final_pndm50"], results["early_dpm20"]
+    with_vae_ft = results["final_dpm20_vae_ft"]
     plain, words, negative = results["plain_prompt"], results["quality_words"], results["negative_prompt"]
     vae, vae_ft = results["psnr_toyworld_vae"], results["psnr_toyworld-vae-ft_vae"]
     seconds20, seconds50 = results["seconds_per_image_dpm20"], results["seconds_per_image_pndm50"]
@@ -163,6 +170,9 @@ def report(results: dict) -> str:
          ", ".join(f"{name} {share:.3f}" for name, share in readback.items()), min(readback.values()) >= 0.97),
         ("base VAE reconstruction PSNR >= 30 dB", f"{vae:.2f} dB", vae >= 30),
         ("fine-tuned VAE reconstruction PSNR >= base + 1 dB", f"{vae_ft:.2f} dB vs {vae:.2f} dB", vae_ft >= vae + 1),
+        ("fine-tuned VAE in the pipeline: adherence down by no more than 0.02",
+         f"{final['adherence']:.3f} -> {with_vae_ft['adherence']:.3f}",
+         with_vae_ft["adherence"] >= final["adherence"] - 0.02),
         ("quality words: clean score >= 0.90", f"{words['clean_score']:.3f} (plain prompts {plain['clean_score']:.3f})",
          words["clean_score"] >= 0.90),
         ("quality words: adherence down by no more than 0.02", f"{plain['adherence']:.3f} -> {words['adherence']:.3f}",

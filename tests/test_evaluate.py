@@ -31,7 +31,8 @@ def test_evaluate_writes_its_report(tmp_path, capsys):
     assert "| final checkpoint, DPMSolver 20, guidance 7.5: adherence >= 0.93 |" in out
     results = json.loads((tmp_path / "evaluation.json").read_text())
     assert results["prompts"] == 2
-    for name in ("final_dpm20", "final_pndm50", "early_dpm20", "plain_prompt", "quality_words", "negative_prompt"):
+    for name in ("final_dpm20", "final_pndm50", "early_dpm20", "final_dpm20_vae_ft", "plain_prompt", "quality_words",
+                 "negative_prompt"):
         # two prompts: each image's adherence is a share of the 1 to 5 attributes its prompt names
         assert results[name]["adherence"] * 2 * 60 == pytest.approx(round(results[name]["adherence"] * 2 * 60))
         assert set(results[name]) == {"adherence", "clean_score", "sharpness"}
