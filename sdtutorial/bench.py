@@ -22,7 +22,6 @@ import torch
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
-from .fingerprint import psnr
 from .inputs import check_image_size, check_positive, get_inputs
 from .loading import (
     ARCHITECTURE_ONLY_MODELS,
@@ -39,11 +38,12 @@ from .loading import (
 )
 from .memory import format_size, largest_batch, parse_size, peak_memory, use_attention
 from .peers import check_peer, peer_skip_reason
+from .quality import compare
 from .techniques import import_optional, offload_skip_reason, should_compile
 from .timing import time_call
 
 FAST_SCHEDULER = "DPMSolverMultistepScheduler"
-BEST_MARGIN = 0.02  # an option joins the best combination if it made the fast setting at least this much faster
+BEST_MARGIN = 0.02  # an option leaves the best combination if the combination without it was this much faster
 QUALITY_MARGIN = 0.02  # ... and, where quality was measured, cost at most this much adherence on toyworld
 QUALITY_MODEL = "toyworld"  # the model whose scorer measures each variant's quality cost
 SHORT_CALL_STEPS = 2  # warm-up, peak memory and batch-search calls: enough to run every part of the pipeline
@@ -413,9 +413,11 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
     quality = QualityCosts(settings, device, progress)
     for variant, _ in measured.values():
         quality.measure(variant)
-    best = best_combination(measured, quality.results or None)
-    bar.total = len(chosen) + (best is not None)
-    if best is not None:
+    combined = best_combination(measured, quality.results or None)
+    if combined is None:
+        bar.total = len(chosen)
+    else:
+        best = prune(combined, measure_variant, measured, bar)
         measure_variant(best)
         if best.name in measured:
             quality.measure(best)
@@ -429,7 +431,7 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
     for _, entry in measured.values():
         entry["speedup"] = baseline[1]["seconds_per_image"] / entry["seconds_per_image"] if baseline else None
     report.rows = [entry for _, entry in measured.values()]
-    if report.peer and best is not None and best.name in measured:
+    if report.peer and combined is not None and best.name in measured:
         best_seconds = measured[best.name][1]["seconds_per_image"]
         for peer_row in report.peer["rows"]:
             peer_row["best_is_faster_by"] = measured[peer_row["variant"]][1]["seconds_per_image"] / best_seconds
@@ -437,12 +439,13 @@ def run_bench(settings: Settings, progress: bool = True) -> Report:
     if settings.memory_budget:
         report.batch_search = batch_search(settings, device, pipelines, call, max_batch, progress)
     total = time.perf_counter() - start
-    overhead = total - clock.seconds - quality.seconds
+    conversion = report.peer["conversion_seconds"] if report.peer else 0.0
+    overhead = total - clock.seconds - quality.seconds - conversion
     report.seconds = {
         "total": total,
         "pipeline_calls": clock.seconds,
         "quality": quality.seconds,  # the toyworld runs that score each variant
-        "peer_conversion": report.peer["conversion_seconds"] if report.peer else 0.0,
+        "peer_conversion": conversion,  # converting the peer's models (the calls are in pipeline_calls)
         "loading": pipelines.load_seconds,
         "overhead": overhead,
         "overhead_fraction": overhead / total,
@@ -490,7 +493,7 @@ def measure_peer(settings: Settings, device: torch.device, pipelines: Pipelines,
                     # call adds is not what it uses, as it is for PyTorch on a CPU.
                     images = measure(pipeline, dataclasses.replace(fast32, name=name), runs_in, memory=False)
                     result["rows"].append({"variant": name, "dtype": runs_in,
-                                           "psnr_vs_float32": mean_psnr(images, reference)})
+                                           "psnr_vs_float32": compare(images, reference)["psnr"]})
                 except (RuntimeError, NotImplementedError) as error:
                     report.skipped.append({"variant": name, "reason": f"failed: {first_line(error)}"})
                 finally:
@@ -499,10 +502,6 @@ def measure_peer(settings: Settings, device: torch.device, pipelines: Pipelines,
         return result
     finally:
         undo()
-
-
-def mean_psnr(images: list, reference: list) -> float:
-    return sum(psnr(a, b) for a, b in zip(reference, images, strict=True)) / len(images)
 
 
 def dtype_name(name: str, device: torch.device) -> str:
@@ -579,16 +578,16 @@ class QualityCosts:
 
 def best_combination(measured: dict[str, tuple[Variant, dict]],
                      quality: dict[str, dict] | None = None) -> Variant | None:
-    """The fast setting plus every speed option whose row beat the fast row by `BEST_MARGIN`, in the faster precision.
+    """The fast setting plus every speed option, the first guess at the best combination (see `prune`).
 
-    Where `quality` holds toyworld adherence per variant, an option must also keep its adherence within
+    Where `quality` holds toyworld adherence per variant, an option must keep its adherence within
     QUALITY_MARGIN of the fast setting's: a trick that buys time with the image is a trade, not a gain.
-
-    Memory savers (attention and VAE slicing, offloading) trade time for memory and are not
-    candidates: at batch 1 VAE slicing does nothing, yet on a CPU its single timed call came out 7%
-    faster than the fast row's, which is the noise between two calls there. Of options that exclude
-    each other (attention kinds and fused QKV; DeepCache intervals) the fastest is taken. Returns None
-    when the fast row or every candidate is missing.
+    Of options that exclude each other (attention kinds and fused QKV; DeepCache intervals) the
+    fastest is taken. Memory savers (attention and VAE slicing, offloading) trade time for memory
+    and are not candidates. Whether an option pays is not judged from its own row: on a CPU one
+    call's time varies by up to 10%, more than the tiny VAE or channels_last save on their own,
+    so `prune` judges each inside the combination. Returns None when the fast row or every
+    candidate is missing.
     """
     def keeps_quality(name: str) -> bool:
         if not quality or name not in quality or FAST.name not in quality:
@@ -609,16 +608,40 @@ def best_combination(measured: dict[str, tuple[Variant, dict]],
 
     fastest: dict[str, Variant] = {}
     for variant in candidates:
-        time_taken, rival = seconds[variant.name], fastest.get(kind(variant))
-        if time_taken < seconds[FAST.name] * (1 - BEST_MARGIN) and (rival is None or time_taken < seconds[rival.name]):
+        rival = fastest.get(kind(variant))
+        if rival is None or seconds[variant.name] < seconds[rival.name]:
             fastest[kind(variant)] = variant
     options: dict = {}
     for variant in fastest.values():
         options |= variant.options()
     if HALF.name in seconds and BASELINE.name in seconds and seconds[HALF.name] > seconds[BASELINE.name]:
         options["dtype"] = "float32"
+    return combination(options, "all speed options")
+
+
+def combination(options: dict, prefix: str = "best") -> Variant:
     label = " + ".join(k if v is True else f"{k}={v}" for k, v in options.items()) or "the fast setting alone"
-    return dataclasses.replace(FAST, name=f"best: {label}", **options)
+    return dataclasses.replace(FAST, name=f"{prefix}: {label}", **options)
+
+
+def prune(combined: Variant, measure_variant: Callable, measured: dict, bar) -> Variant:
+    """Measure `combined`, then `combined` without each of its options in turn; the best combination is
+    `combined` less every option whose removal made it at least BEST_MARGIN faster. Inside the combination
+    each option's share is larger than on its own (DeepCache leaves the VAE a bigger part), and it is
+    judged against a call of the same run, so the choice does not follow one noisy row."""
+    options = {key: value for key, value in combined.options().items() if key != "dtype"}
+    bar.total += 1 + len(options)  # the combination and each ablation; the best was counted from the start
+    measure_variant(combined)
+    kept = dict(combined.options())
+    if combined.name not in measured:
+        return combination(kept)
+    seconds = measured[combined.name][1]["seconds_per_image"]
+    for key in options:
+        without = dataclasses.replace(combined, name=f"all speed options without {key}", **{key: getattr(FAST, key)})
+        measure_variant(without)
+        if without.name in measured and measured[without.name][1]["seconds_per_image"] < seconds * (1 - BEST_MARGIN):
+            del kept[key]
+    return combination(kept)
 
 
 def batch_search(settings, device, pipelines, call, max_batch: int, progress: bool) -> dict:
@@ -710,6 +733,7 @@ def markdown(report: Report) -> str:
             lines.append(f"- {r['variant']}: {r['psnr_vs_float32']:.1f} dB PSNR from PyTorch float32's image{against}")
     t = report.seconds
     quality = f"; scoring on {QUALITY_MODEL} {t['quality']:.1f} s" if t.get("quality") else ""
+    quality += f"; converting for OpenVINO {t['peer_conversion']:.1f} s" if t.get("peer_conversion") else ""
     lines += ["", f"Run: {t['total']:.1f} s, of which pipeline calls {t['pipeline_calls']:.1f} s{quality}; loading "
               f"models {t['loading']:.1f} s; everything else {t['overhead']:.1f} s "
               f"({100 * t['overhead_fraction']:.2f}%)."]

@@ -16,7 +16,7 @@ from .techniques import import_optional
 
 PEERS = ("openvino",)
 # OpenVINO's name for a precision -> the torch dtype name the bench's table uses.
-PRECISION_NAMES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16", "i8": "int8", "u8": "int8"}
+PRECISION_NAMES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 
 
 def check_peer(name: str | None) -> str | None:
