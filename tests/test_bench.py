@@ -265,3 +265,12 @@ def test_bench_bad_input_is_one_line(argv, message, capsys, tmp_path):
     assert main(["bench", "--device", "cpu", *argv, "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sdtutorial: error: ") and message in err and err.count("\n") == 1
+
+
+def test_the_best_combination_is_the_median_of_three_calls_where_the_others_take_one():
+    settings = Settings(model_id="tiny-random", device="cpu", variants=[FAST.name, "+ tiny VAE decoder"])
+    report = run_bench(settings, progress=False)
+    calls = {row["variant"]: len(row["repeat_seconds"]) for row in report.rows}
+    [best] = [name for name in calls if name.startswith("best")]
+    assert calls.pop(best) == 3 and set(calls.values()) == {1}
+    assert "median of 1 after a warm-up (the best combination: of 3)" in markdown(report)
