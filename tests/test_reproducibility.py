@@ -9,9 +9,12 @@ pytestmark = pytest.mark.slow
 # Measured on an AVX2-only AMD EPYC (2026-12-01): with 1 thread or the default instruction set, the first image of
 # 03's negative-prompt set differs from the reference by one 8-bit step in a few pixels (about 80 dB), and one of
 # its 8x8 block means sits on a fingerprint level, so its fingerprint flips. Exact hashes cannot absorb that; a
-# tolerant comparison (two level grids offset by half a level) would, with new references. Only that difference
-# is expected; any other fails. The same holds for five of 06's 336 images, all from few-step schedules (4-12
+# tolerant comparison (two level grids offset by half a level) would, with new references. Only those differences
+# are expected; any other fails. The same holds for five of 06's 336 images, all from few-step schedules (4-12
 # steps): against the native run, no pixel of those sets differs by more than one 8-bit step (measured 2026-12-01).
+# Which of them flips depends on the references and the machine: with the references of 2026-12-02 (new base VAE),
+# on a Xeon with AVX-512, only 06's UniPC 8 [12] did (default with 1 thread, avx2 with 2); the EPYC's entries were
+# not measured again. So a run may show any part of this list, and nothing outside it.
 ROUNDING_ON_A_LEVEL = {
     "03_quality": {"negative_prompt": [0]},
     "06_beyond_the_guide": {"steps DPMSolverMultistepScheduler 8": [5], "steps UniPCMultistepScheduler 4": [12],
@@ -54,6 +57,7 @@ def test_reference_fingerprints_under_other_instruction_sets_and_threads(
     differ = {key: [i for i, (a, b) in enumerate(zip(found[key], images, strict=True)) if a != b]
               for key, images in reference.items()}
     differ = {key: images for key, images in differ.items() if images}
-    if differ and differ == ROUNDING_ON_A_LEVEL.get(notebook):
+    known = ROUNDING_ON_A_LEVEL.get(notebook, {})
+    if differ and all(set(images) <= set(known.get(key, [])) for key, images in differ.items()):
         pytest.xfail(f"known rounding across a fingerprint level: {differ}")
     assert not differ, f"images whose fingerprints differ from the reference: {differ}"

@@ -4,6 +4,7 @@ nothing is lost when a point fails or the sweep is killed."""
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -38,7 +39,10 @@ GENERATE = ["-p", "generate_on_start", "true"]
 
 # Every Ray these tests start stays on 127.0.0.1: without this switch Ray swaps a loopback address for the
 # machine's own interface address; token authentication stays on, as by default.
-LOOPBACK = os.environ | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
+# On a fresh machine there is no ~/.ray/auth_token for `ray start` to find (a driver creates one, a cluster does
+# not): every Ray process of the tests shares one token of their own instead.
+LOOPBACK = os.environ | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token",
+                         "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def sweep(*arguments: str) -> subprocess.CompletedProcess:
