@@ -66,3 +66,17 @@ def test_clean_score_separates_clean_from_degraded_images():
                 for d in ("blur", "noise", "low contrast")]
     clean_score, *degraded_scores = scorer.clean_score([toyworld.draw(clean), *degraded])
     assert clean_score > 0.9 and max(degraded_scores) < 0.1
+
+
+def test_degradation_captions_name_only_their_scenes_degradation():
+    rng = random.Random(0)
+    for degradation, synonyms in toyworld.DEGRADATIONS.items():
+        scene = toyworld.Scene("star", "red", "white", "small", "center", degradation)
+        if degradation == "clean":
+            with pytest.raises(ValueError, match="no degradation"):
+                toyworld.degradation_caption(scene, rng)
+            continue
+        captions = {toyworld.degradation_caption(scene, rng) for _ in range(50)}
+        assert all(set(caption.split(", ")) <= set(synonyms) for caption in captions), captions
+        assert all(toyworld.prompt_attributes(caption) == {} for caption in captions)
+        assert len(captions) > 1
