@@ -1,4 +1,4 @@
-"""Train the toyworld models from scratch on the CPU (about 65 minutes on 2 cores, measured): `make toyworld`.
+"""Train the toyworld models from scratch on the CPU (about 100 minutes on 2 cores, summed by phase): `make toyworld`.
 
 Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.
@@ -198,7 +198,7 @@ def train_unet_further(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTo
     """The trained UNet and text encoder, UNET_FT_STEPS further on unseen scenes at a lower learning rate, with
     DEGRADATION_ONLY_SHARE of the degraded scenes captioned by their degradation alone."""
     torch.manual_seed(9)
-    return train_diffusion("unet + text encoder, further", unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS,
+    return train_diffusion("unet + text encoder (further)", unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS,
                            2e-4, UNET_FT_SEEDS, seed=10, degradation_only_share=DEGRADATION_ONLY_SHARE)
 
 
@@ -368,7 +368,7 @@ def write_log(path: Path, log: list) -> None:
     if path.exists():
         with open(path, newline="") as file:
             log = [row for row in csv.DictReader(file) if row["phase"] not in trained] + log
-    order = ["scorer", "vae", "vae decoder", "vae-ft (decoder)", "unet + text encoder", "unet + text encoder, further",
+    order = ["scorer", "vae", "vae decoder", "vae-ft (decoder)", "unet + text encoder", "unet + text encoder (further)",
              "tiny decoder"]
     log.sort(key=lambda row: order.index(row["phase"]) if row["phase"] in order else len(order))  # stable: by step
     with open(path, "w", newline="") as file:
