@@ -10,7 +10,7 @@ Writes into sdtutorial/models/ (or the folder given as the first argument):
   training_log.csv has the losses.
   Its UNet and text encoder then train UNET_FT_STEPS further at a lower learning rate, where a share
   of the degraded scenes are captioned by their degradation alone (toyworld.degradation_caption), so
-  that a negative prompt of such words means "degraded" and nothing about the content.
+  that a negative prompt of such words is a caption the model has seen.
 - toyworld-early: the same training stopped at EARLY_STEP: the weaker, earlier checkpoint.
 - toyworld-vae-ft: that VAE with its decoder trained further, as sd-vae-ft-mse was. With the encoder fixed
   the latents do not change, so the UNet and the tiny decoder apply to both VAEs.
@@ -54,8 +54,8 @@ PHASES = ("scorer", "vae", "vae-ft", "unet", "unet-ft", "tiny")
 SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
 EMPTY_CAPTION_SHARE = 0.1
 # In unet-ft, the share of degraded scenes captioned by their degradation alone. Before it, the model had never
-# seen "blurry, noisy, low contrast" without an object, and guidance against that unknown caption moved shapes,
-# colors and backgrounds (adherence 0.84 -> 0.63 on 200 prompts).
+# seen "blurry, noisy, low contrast" without an object. It did not remove the negative prompt's cost (adherence
+# 0.84 -> 0.63 before, 0.89 -> 0.73 after, 200 prompts): most of that comes from "low contrast" (see 03_quality).
 DEGRADATION_ONLY_SHARE = 0.25
 EMA_DECAY = 0.999
 MIN_SNR_GAMMA = 5.0
