@@ -145,11 +145,12 @@ def caption(scene: Scene, rng: random.Random, quality_words: bool = True) -> str
 def degradation_caption(scene: Scene, rng: random.Random) -> str:
     """A caption of a degraded scene that names only its degradation ("blurry", "grainy, noisy"), as captions of
     bad photos often say nothing else. Such captions give a negative prompt of degradation words a meaning of its
-    own: "a degraded image of anything", which guidance can steer away from without steering the content."""
+    own, "a degraded image of anything". Steering away from it can still move the content: away from "low contrast"
+    moves colors and backgrounds (see 03_quality)."""
     if scene.degradation == "clean":
         raise ValueError("a clean scene has no degradation to name")
-    words = rng.sample(DEGRADATIONS[scene.degradation], rng.randint(1, min(2, len(DEGRADATIONS[scene.degradation]))))
-    return ", ".join(words)
+    synonyms = DEGRADATIONS[scene.degradation]
+    return ", ".join(rng.sample(synonyms, rng.randint(1, min(2, len(synonyms)))))
 
 
 def _article(word: str) -> str:
