@@ -53,9 +53,9 @@ def test_the_training_command_writes_loadable_models(tmp_path):
     assert image.shape == (64, 64, 3)
     assert load_vae(str(tmp_path / "toyworld-taesd"), device="cpu").config.latent_channels == 4
     log = (tmp_path / "toyworld" / "training_log.csv").read_text()
-    assert all(f"\n{phase}," in log for phase in ("scorer", "vae", "vae decoder", "vae-ft (decoder)",
-                                                 "unet + text encoder", "unet + text encoder (further)",
-                                                 "tiny decoder"))
+    assert all(f"\n{phase}," in log for phase in ("scorer", "vae", "vae decoder", "vae decoder (further)",
+                                                 "vae-ft (decoder)", "unet + text encoder",
+                                                 "unet + text encoder (further)", "tiny decoder"))
     # The decoder phases leave the encoder as it was, so the UNet's latents hold for both VAEs.
     base, tuned = (load_vae(str(tmp_path / name), device="cpu").state_dict() for name in ("toyworld/vae",
                                                                                           "toyworld-vae-ft"))
