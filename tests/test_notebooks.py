@@ -8,7 +8,7 @@ from conftest import HALF_PSNR_FLOOR
 
 pytestmark = pytest.mark.slow
 # The speed notebook keeps the guide's 50 PNDM steps. Its half-precision check compares the fast scheduler's images
-# (see HALF_PSNR_FLOOR): PNDM's half-precision images drift from float32's on some seeds.
+# (see HALF_PSNR_FLOOR).
 QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2, "real_scale_model": "tiny-random"}
 QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 1}
 QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4, "comparison_prompts": 2}
