@@ -301,7 +301,7 @@ def distil_guidance(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPToken
 
 def training_captions(captions: list[str], scenes: list, rng: random.Random, degradation_only_share: float) -> list:
     """EMPTY_CAPTION_SHARE of the captions left empty, for classifier-free guidance, and `degradation_only_share`
-    of the degraded scenes' captioned by their degradation alone."""
+    of the degraded scenes captioned by their degradation alone."""
     def training_caption(text: str, scene: toyworld.Scene) -> str:
         if rng.random() < EMPTY_CAPTION_SHARE:
             return ""
@@ -416,17 +416,17 @@ def main(models: Path, first_phase: str = "scorer", last_phase: str = "tiny") ->
         config.write_text(config.read_text().replace('"dtype": "float16"', '"dtype": "float32"'))
         forget_source_paths(models / name)
 
+    def saved_unet_and_text_encoder() -> tuple:
+        return (UNet2DConditionModel.from_pretrained(models / "toyworld" / "unet", dtype=torch.float32),
+                CLIPTextModel.from_pretrained(models / "toyworld" / "text_encoder", dtype=torch.float32))
+
     if "unet" in phases:
         unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))
         save(unet, text_encoder, "toyworld")
     if "unet-ft" in phases:
-        unet = UNet2DConditionModel.from_pretrained(models / "toyworld" / "unet", dtype=torch.float32)
-        text_encoder = CLIPTextModel.from_pretrained(models / "toyworld" / "text_encoder", dtype=torch.float32)
-        save(*train_unet_further(unet, text_encoder, vae, tokenizer, log), "toyworld")
+        save(*train_unet_further(*saved_unet_and_text_encoder(), vae, tokenizer, log), "toyworld")
     if "guidance" in phases:
-        unet = UNet2DConditionModel.from_pretrained(models / "toyworld" / "unet", dtype=torch.float32)
-        text_encoder = CLIPTextModel.from_pretrained(models / "toyworld" / "text_encoder", dtype=torch.float32)
-        save(*distil_guidance(unet, text_encoder, vae, tokenizer, log), "toyworld")
+        save(*distil_guidance(*saved_unet_and_text_encoder(), vae, tokenizer, log), "toyworld")
     if not {"unet", "unet-ft", "guidance"} & set(phases):
         # The base VAE may be new; the pipelines that carry it get it (the latents, and so their UNets, are the same).
         for name in ("toyworld", "toyworld-early"):
