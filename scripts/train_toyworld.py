@@ -58,6 +58,7 @@ EMPTY_CAPTION_SHARE = 0.1
 # In unet-ft, the share of degraded scenes captioned by their degradation alone. Before it, the model had never
 # seen "blurry, noisy, low contrast" without an object. It did not remove the negative prompt's cost (adherence
 # 0.84 -> 0.63 before, 0.89 -> 0.73 after, 200 prompts): most of that comes from "low contrast" (see 03_quality).
+# The guidance phase took most of the rest (see DEGRADATION_GUIDED_AS).
 DEGRADATION_ONLY_SHARE = 0.25
 EMA_DECAY = 0.999
 MIN_SNR_GAMMA = 5.0
