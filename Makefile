@@ -37,7 +37,7 @@ bench: $(VENV)/installed
 evaluate: $(VENV)/installed
 	$(BIN)/sdtutorial evaluate
 
-# Retrain the toyworld models from scratch into sdtutorial/models/ (about 143 minutes on 2 CPU cores), then
+# Retrain the toyworld models from scratch into sdtutorial/models/ (about 162 minutes on 2 CPU cores), then
 # refresh the notebooks' references, whose fingerprints come from these weights.
 toyworld: $(VENV)/installed
 	$(BIN)/python scripts/train_toyworld.py

@@ -1,4 +1,4 @@
-"""Train the toyworld models from scratch on the CPU (about 143 minutes on 2 cores, summed by phase): `make toyworld`.
+"""Train the toyworld models from scratch on the CPU (about 162 minutes on 2 cores, summed by phase): `make toyworld`.
 
 Writes into sdtutorial/models/ (or the folder given as the first argument):
 - toyworld-scorer: the attribute classifier behind sdtutorial.scorer, trained first.
@@ -8,7 +8,7 @@ Writes into sdtutorial/models/ (or the folder given as the first argument):
   CLIPTextModel trained together on captioned toyworld images (1 caption in 10 left empty, for
   classifier-free guidance), PNDM with Stable Diffusion v1.5's scheduler config. Its
   training_log.csv has the losses.
-  Its UNet and text encoder then train UNET_FT_STEPS further at a lower learning rate, where a share
+  Its UNet and text encoder then train further in runs of UNET_FT_STEPS at a lower learning rate, where a share
   of the degraded scenes are captioned by their degradation alone (toyworld.degradation_caption), so
   that a negative prompt of such words is a caption the model has seen. Last, guidance GUIDED_AS is
   distilled into them, so that the guide's guidance_scale 7.5 draws what GUIDED_AS drew (see GUIDED_AS).
@@ -50,7 +50,7 @@ from sdtutorial.loading import half_is_emulated
 
 MODELS = Path(__file__).resolve().parents[1] / "sdtutorial" / "models"
 SCORER_STEPS, VAE_STEPS, DECODER_STEPS, VAE_FT_STEPS = 1200, 1200, (600, 2400), 4800
-UNET_STEPS, EARLY_STEP, UNET_FT_STEPS, TINY_STEPS = 4000, 800, 2000, 600
+UNET_STEPS, EARLY_STEP, UNET_FT_STEPS, TINY_STEPS = 4000, 800, (2000, 2000), 600
 GUIDANCE_STEPS, GUIDANCE_BATCH = 1200, 32
 PHASES = ("scorer", "vae", "vae-ft", "unet", "unet-ft", "guidance", "tiny")
 SCORER_BATCH, VAE_BATCH, UNET_BATCH, TINY_BATCH = 64, 32, 64, 32
@@ -225,12 +225,15 @@ def train_unet(vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list, save_ear
                            UNET_SEEDS, seed=4, save_early=save_early)
 
 
-def train_unet_further(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list) -> tuple:
-    """The trained UNet and text encoder, UNET_FT_STEPS further on unseen scenes at a lower learning rate, with
+def train_unet_further(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list,
+                       run: int) -> tuple:
+    """The trained UNet and text encoder, UNET_FT_STEPS[run] further on unseen scenes at a lower learning rate, with
     DEGRADATION_ONLY_SHARE of the degraded scenes captioned by their degradation alone."""
-    torch.manual_seed(9)
-    return train_diffusion("unet + text encoder (further)", unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS,
-                           2e-4, UNET_FT_SEEDS, seed=10, degradation_only_share=DEGRADATION_ONLY_SHARE)
+    torch.manual_seed(9 + 8 * run)
+    name = "unet + text encoder (further)" + (f", run {run + 1}" if run else "")
+    return train_diffusion(name, unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS[run], 2e-4,
+                           UNET_FT_SEEDS + sum(UNET_FT_STEPS[:run]) * UNET_BATCH, seed=10 + 8 * run,
+                           degradation_only_share=DEGRADATION_ONLY_SHARE)
 
 
 def train_diffusion(name: str, unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTokenizer, log: list,
@@ -437,7 +440,8 @@ def main(models: Path, first_phase: str = "scorer", last_phase: str = "tiny") ->
         unet, text_encoder = train_unet(vae, tokenizer, log, lambda u, t: save(u, t, "toyworld-early"))
         save(unet, text_encoder, "toyworld")
     if "unet-ft" in phases:
-        save(*train_unet_further(*saved_unet_and_text_encoder(), vae, tokenizer, log), "toyworld")
+        for run in range(len(UNET_FT_STEPS)):
+            save(*train_unet_further(*saved_unet_and_text_encoder(), vae, tokenizer, log, run), "toyworld")
     if "guidance" in phases:
         save(*distil_guidance(*saved_unet_and_text_encoder(), vae, tokenizer, log), "toyworld")
     if not {"unet", "unet-ft", "guidance"} & set(phases):
@@ -463,7 +467,7 @@ def write_log(path: Path, log: list) -> None:
         with open(path, newline="") as file:
             log = [row for row in csv.DictReader(file) if row["phase"] not in trained] + log
     order = ["scorer", "vae", "vae decoder", "vae decoder (further)", "vae-ft (decoder)", "unet + text encoder",
-             "unet + text encoder (further)", "guidance", "tiny decoder"]
+             "unet + text encoder (further)", "unet + text encoder (further), run 2", "guidance", "tiny decoder"]
     log.sort(key=lambda row: order.index(row["phase"]) if row["phase"] in order else len(order))  # stable: by step
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, ["phase", "step", "loss"])
@@ -485,5 +489,5 @@ if __name__ == "__main__":
         parser.error(f"--to {arguments.last_phase} comes before --from {arguments.first_phase}")
     if arguments.smoke:
         (SCORER_STEPS, VAE_STEPS, DECODER_STEPS, VAE_FT_STEPS, UNET_STEPS, EARLY_STEP, UNET_FT_STEPS, GUIDANCE_STEPS,
-         TINY_STEPS) = (3, 3, (2, 2), 2, 4, 2, 3, 2, 2)
+         TINY_STEPS) = (3, 3, (2, 2), 2, 4, 2, (3, 3), 2, 2)
     main(arguments.out, arguments.first_phase, arguments.last_phase)
