@@ -75,7 +75,8 @@ LATENT_SHIFT = 4
 # fixed in advance: its conditional prediction learns to be the unconditional one plus GUIDED_AS / 7.5 of the gap,
 # so the guide's call at 7.5 draws what the model before it drew at GUIDED_AS (and guidance 1 draws weaker images).
 # It fits the guided prediction itself, whose error is the gap's times 7.5: fitting the conditional prediction alone
-# (600 steps) gave 0.911 with shape 0.85; the guided one over 1,200 steps gives 0.925, shape 0.90, color 0.85.
+# (600 steps) gave 0.911 with shape 0.85; the guided one over 1,200 steps gave 0.925, shape 0.90, color 0.85 (all
+# before unet-ft's second run).
 GUIDED_AS = 3.0
 # A negative prompt n replaces the unconditional prediction u, so guidance g pushes away from it by (g - 1) times its
 # gap: u + g (c - u) - (g - 1) (n - u). At guidance 3 that push of 2 cost the model before this phase adherence

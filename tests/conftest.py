@@ -14,8 +14,9 @@ from sdtutorial.results import read_results
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 # Half-precision images must stay this close to the float32 ones (PSNR, dB), under PNDM 50 and the fast scheduler.
-# Seeds 0-11 of 01's prompt, 2026-12-03, Zen 4 EPYC: 32.4-47.1 dB for PNDM under avx512, avx2 and default,
-# 35.4-49.3 for DPMSolver 20. (Before toyworld's guidance phase PNDM gave 11.3-36.9 dB and went unchecked.)
+# Seeds 0-11 of 01's prompt, 2026-12-03 (unet-ft's second run), Zen 4 EPYC: 35.8-45.6 dB for PNDM under avx512,
+# avx2 and default, 39.9-49.7 for DPMSolver 20. (Before toyworld's guidance phase PNDM gave 11.3-36.9 dB and went
+# unchecked.)
 HALF_PSNR_FLOOR = 30.0
 # The browser tests' Chromium: SDTUTORIAL_CHROMIUM, else Debian's chromium, else Playwright's own build; make test
 # gets one (scripts/ensure_browser.sh).
