@@ -231,7 +231,7 @@ def train_unet_further(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTo
     """The trained UNet and text encoder, UNET_FT_STEPS[run] further on unseen scenes at a lower learning rate, with
     DEGRADATION_ONLY_SHARE of the degraded scenes captioned by their degradation alone."""
     torch.manual_seed(9 + 8 * run)
-    name = "unet + text encoder (further)" + (f", run {run + 1}" if run else "")
+    name = "unet + text encoder (further" + (f" {run + 1})" if run else ")")  # no comma: it names CSV rows
     return train_diffusion(name, unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS[run], 2e-4,
                            UNET_FT_SEEDS + sum(UNET_FT_STEPS[:run]) * UNET_BATCH, seed=10 + 8 * run,
                            degradation_only_share=DEGRADATION_ONLY_SHARE)
@@ -468,7 +468,7 @@ def write_log(path: Path, log: list) -> None:
         with open(path, newline="") as file:
             log = [row for row in csv.DictReader(file) if row["phase"] not in trained] + log
     order = ["scorer", "vae", "vae decoder", "vae decoder (further)", "vae-ft (decoder)", "unet + text encoder",
-             "unet + text encoder (further)", "unet + text encoder (further), run 2", "guidance", "tiny decoder"]
+             "unet + text encoder (further)", "unet + text encoder (further 2)", "guidance", "tiny decoder"]
     log.sort(key=lambda row: order.index(row["phase"]) if row["phase"] in order else len(order))  # stable: by step
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, ["phase", "step", "loss"])

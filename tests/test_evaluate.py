@@ -56,7 +56,7 @@ def test_the_training_command_writes_loadable_models(tmp_path):
     assert all(f"\n{phase}," in log for phase in ("scorer", "vae", "vae decoder", "vae decoder (further)",
                                                  "vae-ft (decoder)", "unet + text encoder",
                                                  "unet + text encoder (further)",
-                                                 "unet + text encoder (further), run 2", "guidance", "tiny decoder"))
+                                                 "unet + text encoder (further 2)", "guidance", "tiny decoder"))
     # The decoder phases leave the encoder as it was, so the UNet's latents hold for both VAEs.
     base, tuned = (load_vae(str(tmp_path / name), device="cpu").state_dict() for name in ("toyworld/vae",
                                                                                           "toyworld-vae-ft"))
