@@ -231,7 +231,7 @@ def train_unet_further(unet, text_encoder, vae: AutoencoderKL, tokenizer: CLIPTo
     """The trained UNet and text encoder, UNET_FT_STEPS[run] further on unseen scenes at a lower learning rate, with
     DEGRADATION_ONLY_SHARE of the degraded scenes captioned by their degradation alone."""
     torch.manual_seed(9 + 8 * run)
-    name = "unet + text encoder (further" + (f" {run + 1})" if run else ")")  # no comma: it names CSV rows
+    name = f"unet + text encoder (further {run + 1})" if run else "unet + text encoder (further)"  # no comma: CSV
     return train_diffusion(name, unet, text_encoder, vae, tokenizer, log, UNET_FT_STEPS[run], 2e-4,
                            UNET_FT_SEEDS + sum(UNET_FT_STEPS[:run]) * UNET_BATCH, seed=10 + 8 * run,
                            degradation_only_share=DEGRADATION_ONLY_SHARE)
