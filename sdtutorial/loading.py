@@ -15,7 +15,7 @@ EMBEDDED_MODELS = {
     "shapes (sdtutorial.toyworld); draws 64x64 images of the prompt in well under a second on a CPU. Its prompts "
     "name a shape, color, size, position and background, e.g. 'a large red circle in the center on a white "
     "background'; sdtutorial.scorer measures how well an image follows one.",
-    "toyworld-early": "pipeline: toyworld's training stopped at step 800 of its 6,000: the earlier, weaker "
+    "toyworld-early": "pipeline: toyworld's training stopped at step 800 of its 8,000: the earlier, weaker "
     "checkpoint of the quality lesson.",
     "toyworld-vae-ft": "AutoencoderKL: toyworld's VAE with its decoder trained further, as "
     "stabilityai/sd-vae-ft-mse was; reconstructs images more faithfully.",
