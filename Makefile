@@ -27,7 +27,7 @@ references: $(VENV)/installed
 	$(BIN)/sdtutorial references
 
 # The guide's variants on Stable Diffusion v1.5's architecture (sd15-arch), side by side, at 256x256, and OpenVINO
-# running the same pipeline: about 14 minutes on 2 CPU cores with AVX-512 and AMX, some 45 on 2 AVX2 cores (where
+# running the same pipeline: 12-20 minutes on 2 CPU cores with native bfloat16 (AMX, Zen 4), some 45 on 2 AVX2 cores (where
 # bfloat16 is emulated, the half rows run in float32). On a GPU: make bench BENCH_ARGS="--memory-budget 16GiB".
 BENCH_ARGS ?= --height 256 --width 256 --peer openvino
 bench: $(VENV)/installed
