@@ -15,10 +15,18 @@ from .loading import (
     resolve_dtype,
     set_scheduler,
 )
-from .memory import format_size, largest_batch, measure, parse_size, peak_memory, use_attention
+from .memory import (
+    format_size,
+    largest_batch,
+    measure,
+    measure_side_by_side,
+    parse_size,
+    peak_memory,
+    use_attention,
+)
 from .quality import compare, sharpness
 from .results import record
-from .timing import Timing, time_call
+from .timing import Timing, time_call, time_side_by_side
 
 # In every new process transformers says that CLIP's image processor falls back to PIL without torchvision.
 # These pipelines never run it (it feeds Stable Diffusion's safety checker, which they leave out), and the
@@ -45,6 +53,7 @@ __all__ = [
     "make_generators",
     "markdown_table",
     "measure",
+    "measure_side_by_side",
     "metric_charts",
     "parse_size",
     "peak_memory",
@@ -57,5 +66,6 @@ __all__ = [
     "show",
     "speedup_chart",
     "time_call",
+    "time_side_by_side",
     "use_attention",
 ]

@@ -5,13 +5,14 @@ import functools
 import re
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .timing import time_call
+from .timing import time_call, time_side_by_side
 
 UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
@@ -186,3 +187,22 @@ def measure(fn: Callable[[], Any], device: torch.device, repeats: int = 1, warmu
     result, timing = time_call(fn, device, repeats=repeats, warmup=warmup)
     _, peak = peak_memory(fn, device)
     return Measurement(result, timing.median, peak)
+
+
+def measure_side_by_side(
+    fn: Callable[[], Any],
+    settings: dict[str, Callable[[], AbstractContextManager]],
+    device: torch.device,
+    repeats: int = 1,
+    warmup: int = 0,
+) -> dict[str, Measurement]:
+    """Time `fn` under each of `settings` in turn as `time_side_by_side` does, then measure the peak memory of one
+    more call under each."""
+    timed = time_side_by_side(fn, settings, device, repeats=repeats, warmup=warmup)
+    measurements = {}
+    for name, setting in settings.items():
+        with setting():
+            _, peak = peak_memory(fn, device)
+        result, timing = timed[name]
+        measurements[name] = Measurement(result, timing.median, peak)
+    return measurements

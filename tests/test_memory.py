@@ -1,6 +1,8 @@
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from sdtutorial.memory import (
     format_size,
     largest_batch,
     measure,
+    measure_side_by_side,
     parse_size,
     peak_memory,
     use_attention,
@@ -82,6 +85,24 @@ def test_measure_times_calls_apart_from_the_peak_measurement(monkeypatch):
     assert inside == [False, False, True]  # two timed calls, then one call for the peak
     assert m.peak > 30 * 2**20 and m.result == allocate(1) * 32
     assert 0.05 <= m.seconds < 0.5
+
+
+@pytest.mark.skipif(not cpu_peak_supported(), reason="CPU peaks are measured on Linux with glibc only")
+def test_side_by_side_measures_each_setting_in_its_own_state():
+    size = {"small": 8, "large": 64}
+    current = []
+
+    @contextmanager
+    def setting(name):
+        current.append(name)
+        yield
+        current.pop()
+
+    settings = {name: partial(setting, name) for name in size}
+    measured = measure_side_by_side(lambda: allocate(size[current[-1]]), settings, CPU, repeats=2)
+    assert [m.result for m in measured.values()] == [allocate(8), allocate(64)]  # each call in its own setting
+    assert 6 * 2**20 < measured["small"].peak < measured["large"].peak and measured["large"].peak > 60 * 2**20
+    assert all(m.seconds > 0 for m in measured.values())
 
 
 def test_unknown_attention_is_refused():

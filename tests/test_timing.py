@@ -1,9 +1,11 @@
 import time
+from contextlib import contextmanager, nullcontext
+from functools import partial
 
 import pytest
 import torch
 
-from sdtutorial.timing import Timing, time_call
+from sdtutorial.timing import Timing, time_call, time_side_by_side
 
 
 def test_warmup_runs_are_not_timed():
@@ -26,3 +28,30 @@ def test_median():
 def test_bad_repeats_are_refused():
     with pytest.raises(ValueError, match="repeats must be at least 1"):
         time_call(lambda: None, torch.device("cpu"), repeats=0)
+
+
+def test_side_by_side_takes_one_call_of_each_setting_per_round():
+    calls = []
+
+    @contextmanager
+    def setting(name):
+        calls.append(f"enter {name}")
+        yield
+        calls.append(f"leave {name}")
+
+    settings = {name: partial(setting, name) for name in ["a", "b"]}
+    timed = time_side_by_side(lambda: len(calls), settings, torch.device("cpu"), repeats=2, warmup=1)
+    assert calls == ["enter a", "leave a", "enter b", "leave b"] * 3
+    assert [result for result, _ in timed.values()] == [9, 11]  # the last round's calls, inside their settings
+    assert all(len(timing.seconds) == 2 for _, timing in timed.values())
+
+
+def test_side_by_side_times_the_call_inside_the_setting_and_not_the_setting():
+    @contextmanager
+    def slow_to_enter():
+        time.sleep(0.2)
+        yield
+
+    timed = time_side_by_side(lambda: time.sleep(0.05), {"plain": nullcontext, "slow": slow_to_enter},
+                              torch.device("cpu"), repeats=1, warmup=0)
+    assert all(0.05 <= timing.median < 0.2 for _, timing in timed.values())
