@@ -11,7 +11,8 @@ pytestmark = pytest.mark.slow
 QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2, "real_scale_model": "tiny-random"}
 # Two images in the attention comparison, as in the notebook: with one, the VAE decoding at 512x512 peaks about as
 # high as the classic attention matrix (measured 157-160 vs 174 MiB), so which peak is larger is a coin toss.
-QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 2}
+QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 2,
+                "attention_repeats": 1}
 QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4, "comparison_prompts": 2}
 QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
 
@@ -101,6 +102,7 @@ def test_next_steps_keep_the_image(run_notebook):
     assert prints["channels_last"] == prints["sdpa_math"] == prints["sdpa_flash"] == prints["baseline"]
     assert len(prints["baseline"]) == 2
     assert prints["tiny_vae"] != prints["baseline"]
+    assert all(results["decoder_seconds"][decoder] > 0 for decoder in ["full", "tiny"])
     assert results["seconds"]["enable_model_cpu_offload"] is None  # skipped on a CPU, with its reason
     assert "CUDA" in results["notes"]["enable_model_cpu_offload"]
 

@@ -26,7 +26,7 @@ NOTEBOOKS = ["01_speed", "02_memory", "03_quality", "04_next_steps", "06_beyond_
 # Parameters that change only how often a measurement repeats, never a seeded result.
 TIMING_ONLY = {
     "01_speed": {"repeats": 1},
-    "02_memory": {"max_batch_size": 4},  # a shorter batch search; the fingerprints come from batch_sizes
+    "02_memory": {"max_batch_size": 4, "attention_repeats": 1},  # the fingerprints come from batch_sizes
     "03_quality": {},
     "04_next_steps": {"repeats": 1},
     "06_beyond_the_guide": {"repeats": 1},
