@@ -3,7 +3,7 @@
 import logging
 
 from .display import environment_report, grid, markdown_table, metric_charts, show, speedup_chart
-from .fingerprint import fingerprint, psnr
+from .fingerprint import block_means, fingerprint, psnr, same_images
 from .inputs import get_inputs, get_prompt_inputs, make_generators
 from .loading import (
     EMBEDDED_MODELS,
@@ -25,6 +25,7 @@ from .memory import (
     use_attention,
 )
 from .quality import compare, sharpness
+from .references import ReferenceImages
 from .results import record
 from .timing import Timing, time_call, time_side_by_side
 
@@ -38,7 +39,9 @@ logging.getLogger("transformers.utils.import_utils").addFilter(
 __all__ = [
     "EMBEDDED_MODELS",
     "ModelNotAvailableError",
+    "ReferenceImages",
     "Timing",
+    "block_means",
     "check_scheduler",
     "compare",
     "environment_report",
@@ -61,6 +64,7 @@ __all__ = [
     "record",
     "resolve_device",
     "resolve_dtype",
+    "same_images",
     "set_scheduler",
     "sharpness",
     "show",

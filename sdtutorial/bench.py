@@ -8,10 +8,8 @@ baseline (float32, PNDM, 50 steps) measured in the same run.
 """
 
 import copy
-import csv
 import dataclasses
 import gc
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ import torch
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
+from .files import write_atomically, write_csv, write_image, write_json
 from .inputs import check_image_size, check_positive, get_inputs
 from .loading import (
     ARCHITECTURE_ONLY_MODELS,
@@ -753,14 +752,11 @@ def write_outputs(report: Report, out_dir: Path) -> dict[str, Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {kind: out_dir / f"bench.{kind}" for kind in ("json", "md", "csv", "png")}
-    paths["json"].write_text(json.dumps(report.to_dict(), indent=1))
-    paths["md"].write_text(markdown(report))
+    write_json(paths["json"], report.to_dict())
+    write_atomically(paths["md"], markdown(report))
     keys = [k for k in report.rows[0] if k not in ("options", "repeat_seconds")] if report.rows else []
-    with paths["csv"].open("w", newline="") as file:
-        writer = csv.DictWriter(file, keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(report.rows)
+    write_csv(paths["csv"], keys, report.rows, extrasaction="ignore")
     figure = bench_chart(report.rows, title=markdown(report).splitlines()[0])
-    figure.savefig(paths["png"], dpi=110)
+    write_image(paths["png"], figure, dpi=110)
     plt.close(figure)
     return paths

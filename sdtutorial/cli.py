@@ -21,6 +21,7 @@ from .notebooks import (
     run_notebooks,
 )
 from .peers import PEERS
+from .stopping import Terminated, end_child_processes, progress, raise_on_sigterm
 from .sweep import (
     CPUS_PER_POINT,
     Axes,
@@ -126,7 +127,11 @@ def command_references(args: argparse.Namespace) -> int:
 
     write_answers()
     print(f"wrote {ANSWERS_FILE}", flush=True)
-    for path in find_notebooks(args.notebooks):
+    notebooks = find_notebooks(args.notebooks)
+    for i, path in enumerate(notebooks):
+        done = ", ".join(nb.stem for nb in notebooks[:i]) or "none"
+        progress.update(f"references regenerated: {done}; {path.stem} is left as it was; for the rest: "
+                        f"sdtutorial references {' '.join(nb.stem for nb in notebooks[i:])}")
         print(f"regenerating {path}", flush=True)
         try:
             regenerate_reference(path)
@@ -191,6 +196,7 @@ def command_handout(args: argparse.Namespace) -> int:
     """Write the student versions of the notebooks (and with --solutions the teacher's) as .ipynb and HTML."""
     from .classroom import write_handouts
 
+    progress.update(f"handouts partly written in {args.output}; run the same command again to write them all")
     index = write_handouts(Path(args.output), args.solutions)
     print(f"wrote handouts into {args.output}; open {index}")
     return 0
@@ -291,13 +297,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; bad input ends with one line on stderr and exit status 2."""
+    """Entry point; bad input ends with one line on stderr and exit status 2. Ctrl-C (SIGINT) or SIGTERM ends every
+    process the command started (notebook kernels) and prints one line of what was kept: exit status 130 or 143."""
     args = parser().parse_args(argv)
+    raise_on_sigterm()
+    progress.update()
     try:
         return args.func(args)
     except (ValueError, ModelNotAvailableError, FileNotFoundError, ModuleNotFoundError, yaml.YAMLError) as error:
         print(f"sdtutorial: error: {error}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Terminated) as stop:
+        end_child_processes()
+        print(f"\nsdtutorial {args.command}: stopped; {progress.text}", file=sys.stderr, flush=True)
+        return 143 if isinstance(stop, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ scorer's clean score and the Laplacian sharpness, reconstruction PSNR, and secon
 """
 
 import dataclasses
-import json
 import random
 import statistics
 from pathlib import Path
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from . import scorer, toyworld
 from .display import grid
+from .files import write_atomically, write_image, write_json
 from .fingerprint import psnr
 from .inputs import check_positive, make_generators
 from .loading import MODELS_DIR, load_pipeline, load_vae, set_scheduler
@@ -206,8 +206,8 @@ def run_evaluation(out_dir: Path, count: int = 200, batch_size: int = 8, device:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = report(results)
     print(text)
-    (out_dir / "evaluation.md").write_text(text + "\n")
-    (out_dir / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
-    grid(images, cols=8).save(out_dir / "samples.png")
-    (out_dir / "samples.txt").write_text("\n".join(prompts) + "\n")
+    write_atomically(out_dir / "evaluation.md", text + "\n")
+    write_json(out_dir / "evaluation.json", results)
+    write_image(out_dir / "samples.png", grid(images, cols=8))
+    write_atomically(out_dir / "samples.txt", "\n".join(prompts) + "\n")
     return results

@@ -1,15 +1,16 @@
 """Exercises that check themselves: `check(exercise_id, answer)` says right, or what is wrong and a hint.
 
-The answers are stored as salted hashes in exercise_answers.json, as nbgrader's hashed tests store
-theirs, so reading the file does not give them away. An image answer is hashed through its
-fingerprint, which other CPU instruction sets and thread counts leave unchanged (fingerprint.py),
-so the check is as exact as the reproducibility tests and no stricter. Typical wrong answers are
-stored the same way, each with its hint. Every exercise runs on the embedded toyworld model in
-float32 on the CPU, where a seed gives the same image on every machine.
+A number answer is stored as a salted hash in exercise_answers.json, as nbgrader's hashed tests store
+theirs, so reading the file does not give it away. An image answer is stored as the block colors of
+the expected images (a 16x16 thumbnail tells nothing of the code that makes it) and checked as the
+notebooks check their images, within `fingerprint.TOLERANCE`, so other CPU instruction sets and
+thread counts pass and a visible slip does not. Typical wrong answers are stored the same way, each
+with its hint. Every exercise runs on the embedded toyworld model in float32 on the CPU.
 
-`sdtutorial exercises --write` (part of `make references`) recomputes the stored file from EXERCISES.
+`make references` recomputes the stored file from EXERCISES (`write_answers`).
 """
 
+import base64
 import dataclasses
 import functools
 import hashlib
@@ -17,12 +18,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, schedulers
 
 from .evaluate import NEGATIVE_PROMPT, evaluation_prompts, generate
-from .fingerprint import as_array, fingerprint
+from .files import write_json
+from .fingerprint import BLOCK, as_array, block_means
 from .loading import DEFAULT_PROMPT, fetch_model, load_vae
+from .references import differing_images
 from .scorer import mean_scores
 
 ANSWERS_FILE = Path(__file__).parent / "exercise_answers.json"
@@ -127,19 +131,19 @@ class Exercise:
     search: tuple[range, str, str] | None = None
 
     def answers(self) -> dict:
-        """The stored form: the right answer's hash, and each slip's hash with its hint."""
+        """The stored form: the right answer's key, and each slip's key with its hint."""
         right_answer = self.right()
-        right = digest(self.id, right_answer)
+        right = stored_key(self.id, right_answer)
         mistakes = {}
         for hint, slip in self.mistakes.items():
-            key = digest(self.id, slip())
-            if key != right:  # a slip that happens to give the right answer has nothing to teach
+            key = stored_key(self.id, slip())
+            if not same_answer(self, key, right):  # a slip that gives the right answer has nothing to teach
                 mistakes.setdefault(key, hint)
         if self.search:
             numbers, below, above = self.search
             for n in numbers:
                 if n != right_answer:
-                    mistakes[digest(self.id, n)] = below if n < right_answer else above
+                    mistakes[stored_key(self.id, n)] = below if n < right_answer else above
         return {"right": right, "mistakes": mistakes}
 
 
@@ -299,13 +303,27 @@ def as_images(answer) -> list | None:
     return None
 
 
-def digest(exercise_id: str, answer) -> str:
-    """A salted hash of an answer: of a number to one decimal, or of the fingerprints of images."""
+def stored_key(exercise_id: str, answer) -> str:
+    """How an answer is stored: a number as a salted hash of it to one decimal; images as their block colors, the
+    BLOCK x BLOCK sums of 8-bit values (exact integers for IMAGE_SIZE images), base64-encoded."""
     if isinstance(answer, int | float) and not isinstance(answer, bool):
-        text = f"{float(answer):.1f}"
-    else:
-        text = ",".join(fingerprint(as_images(answer)))
-    return hashlib.sha256(f"sdtutorial:{exercise_id}:{text}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"sdtutorial:{exercise_id}:{float(answer):.1f}".encode()).hexdigest()[:16]
+    sums = np.rint(np.stack([block_means(image) for image in as_images(answer)]) * BLOCK**2).astype("<u2")
+    return base64.b64encode(sums.tobytes()).decode()
+
+
+def stored_means(exercise: Exercise, key: str) -> np.ndarray:
+    """The block means of the images an image exercise's stored key holds."""
+    side = IMAGE_SIZE // BLOCK
+    sums = np.frombuffer(base64.b64decode(key), dtype="<u2").reshape(exercise.images, side, side, 3)
+    return sums.astype(np.float32) / BLOCK**2
+
+
+def same_answer(exercise: Exercise, key: str, stored: str) -> bool:
+    """Whether two stored keys are the same answer: equal hashes, or images within the tolerance."""
+    if not exercise.images:
+        return key == stored
+    return not differing_images(stored_means(exercise, key), stored_means(exercise, stored))
 
 
 def form_problem(exercise: Exercise, answer) -> str | None:
@@ -342,11 +360,12 @@ def check(exercise_id: str, answer) -> None:
     problem = form_problem(exercise, answer)
     if problem is None:
         stored = stored_answers()[exercise_id]
-        key = digest(exercise_id, answer)
-        if key == stored["right"]:
+        key = stored_key(exercise_id, answer)
+        if same_answer(exercise, key, stored["right"]):
             print(f"{exercise_id}: right ({exercise.points} point{'s' * (exercise.points > 1)})")
             return
-        problem = stored["mistakes"].get(key, exercise.hint)
+        slips = (hint for slip, hint in stored["mistakes"].items() if same_answer(exercise, key, slip))
+        problem = next(slips, exercise.hint)
     raise NotYetRight(f"{exercise_id}: not yet: {problem}")
 
 
@@ -355,6 +374,6 @@ def write_answers(path: Path = ANSWERS_FILE) -> dict:
     from tqdm.auto import tqdm
 
     answers = {id_: exercise.answers() for id_, exercise in tqdm(EXERCISES.items(), desc="exercises", unit="exercise")}
-    path.write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n")
+    write_json(path, answers, sort_keys=True)
     stored_answers.cache_clear()
     return answers

@@ -1,12 +1,26 @@
-"""Short text fingerprints of images, for comparing seeded results as text."""
+"""Compare seeded images as a person would: block colors within a tolerance, and a short fingerprint to read.
+
+Another CPU instruction set or thread count rounds a few 8-bit values of a float32 image one step the
+other way; a change a person can see moves many values by several steps. Both show in the mean color
+of small blocks: rounding moves a 4x4 block's mean by a fraction of a step, a visible change moves
+some block's by a step or more. So two images are the same when no block's mean color (in any
+channel) differs by more than TOLERANCE. The fingerprint, a hash of 8x8 block colors rounded to
+levels, is a name for an image that a learner can compare by eye; being exact, it flips when rounding
+moves a block mean across a level's edge, so the tests compare block means, never fingerprints.
+"""
 
 import hashlib
 
 import numpy as np
 from PIL import Image
 
-BLOCK = 8  # pixels per side of the blocks whose mean colors the fingerprint hashes
-LEVEL = 8  # width, in 8-bit steps, of the levels a block's mean color is rounded down to
+BLOCK = 4  # pixels per side of the blocks whose mean colors two images are compared by
+# Largest difference, in 8-bit steps, of any block's mean color between two images that count as the same. Rounding
+# on another CPU or thread count moves a block's mean by a small fraction of a step; each visible change that
+# tests/test_fingerprint.py makes moves some block's mean by more than one (docs/reproducibility.md has the figures).
+TOLERANCE = 1.0
+FINGERPRINT_BLOCK = 8  # pixels per side of the blocks whose mean colors the fingerprint hashes
+LEVEL = 8  # width, in 8-bit steps, of the levels those mean colors are rounded down to
 
 
 def as_array(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -19,32 +33,43 @@ def as_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return array / 255.0 if array.dtype == np.uint8 else array.astype(np.float64)
 
 
-def thumbnail_levels(image: Image.Image | np.ndarray) -> np.ndarray:
-    """The image's mean color in each BLOCK x BLOCK block, in 8-bit steps, rounded down to multiples of LEVEL.
+def block_means(image: Image.Image | np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """The image's mean color in each `block` x `block` square, in 8-bit steps (0-255), as floats.
 
     Blocks at the right and bottom edges may be smaller when the size is not a multiple of BLOCK.
     """
     pixels = np.round(as_array(image) * 255)  # the 8-bit values a person sees
     height, width, _ = pixels.shape
-    rows, cols = np.arange(0, height, BLOCK), np.arange(0, width, BLOCK)
+    rows, cols = np.arange(0, height, block), np.arange(0, width, block)
     sums = np.add.reduceat(np.add.reduceat(pixels, rows, 0), cols, 1)
     counts = np.outer(np.diff(np.r_[rows, height]), np.diff(np.r_[cols, width]))
-    return np.floor(sums / counts[..., None] / LEVEL).astype(np.uint8)
+    return sums / counts[..., None]
+
+
+def thumbnail_levels(image: Image.Image | np.ndarray) -> np.ndarray:
+    """The mean colors of FINGERPRINT_BLOCK-sized blocks rounded down to multiples of LEVEL: what the fingerprint
+    hashes."""
+    return np.floor(block_means(image, FINGERPRINT_BLOCK) / LEVEL).astype(np.uint8)
+
+
+def block_difference(means: np.ndarray, others: np.ndarray) -> float:
+    """How far, in 8-bit steps, any block's mean color (in any channel) lies from the other's, given two images'
+    `block_means`; infinite when the images differ in size."""
+    return float(np.abs(means - others).max()) if means.shape == others.shape else float("inf")
+
+
+def same_images(images: list, others: list) -> bool:
+    """Whether two lists of images are the same to a person: as many, and each within TOLERANCE of the other."""
+    return len(images) == len(others) and all(
+        block_difference(block_means(a), block_means(b)) <= TOLERANCE for a, b in zip(images, others, strict=True))
 
 
 def fingerprint(images: list) -> list[str]:
-    """A 16-hex-digit fingerprint per image: a hash of its block colors (`thumbnail_levels`) and its size.
+    """A 16-hex-digit fingerprint per image, for a person to compare: a hash of its `thumbnail_levels` and size.
 
-    Why it catches what a person sees and ignores what they cannot: another CPU instruction set or
-    thread count changes float32 pixels by about 1e-5, which turns at most one or two 8-bit values
-    of an image up or down by one. That moves a block's mean by 1/64 of a step, 1/512 of a level, so
-    it crosses a level's edge in about one case in 500 per changed value. A change a person can see
-    moves many values by several steps: a background tinted by 8 steps moves every background block
-    across a level edge, a shape moved 2 pixels changes the blocks along its outline, faint noise
-    (35 dB) moves each block's mean by about half a step, and among 192 block colors some cross.
-    tests/test_fingerprint.py measures the share of such changes caught. Half-precision results
-    differ across instruction sets by up to 2e-2 per pixel, which does change blocks; compare those
-    with `psnr` and a tolerance instead.
+    Rounding on another CPU seldom changes it (a block mean moves by a fraction of a step, and crosses one of
+    the level edges LEVEL steps apart in about one case in several hundred), but it can: compare images with
+    `same_images` or a `ReferenceImages` check, never by fingerprint.
     """
     prints = []
     for image in images:

@@ -1,9 +1,10 @@
 """Find the tutorial's notebooks, check parameters, run them with papermill and collect their results."""
 
 import importlib.resources
-import json
+import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,17 +12,19 @@ import nbformat
 import papermill
 import torch
 import yaml
-from nbclient import NotebookClient
 
+from .files import write_atomically, write_json, write_notebook
 from .inputs import check_image_size, check_positive
 from .loading import check_scheduler, first_line, resolve_device, resolve_dtype, resolve_model
 from .memory import parse_size
+from .references import WRITE_VARIABLE, reference_file
 from .results import read_results
+from .runner import execute_in_place, execute_notebook
+from .stopping import progress
 from .techniques import should_compile, should_run_real_scale
 
 # notebooks/ in a checkout; inside the installed package otherwise (pyproject.toml maps one onto the other).
 NOTEBOOKS_DIR = Path(str(importlib.resources.files("sdtutorial.notebook_files")))
-KERNEL = "python3"
 
 
 def available_notebooks(folder: Path | None = None) -> list[Path]:
@@ -127,9 +130,7 @@ def export_html(notebook_path: Path) -> Path:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_filename(str(notebook_path))
-    html = notebook_path.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
-    return html
+    return write_atomically(notebook_path.with_suffix(".html"), body)
 
 
 def run_notebook(path: Path, out_dir: Path, params: dict, progress_bar: bool = True) -> dict:
@@ -139,9 +140,7 @@ def run_notebook(path: Path, out_dir: Path, params: dict, progress_bar: bool = T
     start = time.perf_counter()
     entry = {"notebook": path.stem, "output": str(output), "parameters": own}
     try:
-        papermill.execute_notebook(
-            str(path), str(output), parameters=own, kernel_name=KERNEL, progress_bar=progress_bar, cwd=str(out_dir)
-        )
+        execute_notebook(path, output, own, cwd=out_dir, progress_bar=progress_bar)
         entry["status"] = "ok"
     except papermill.PapermillExecutionError as error:
         entry["status"] = "failed"
@@ -155,15 +154,19 @@ def run_notebook(path: Path, out_dir: Path, params: dict, progress_bar: bool = T
 
 
 def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path, html: bool = False) -> list[dict]:
-    """Run each notebook in turn, writing `out_dir/summary.json` after each so nothing is lost on failure."""
+    """Run each notebook in turn, writing `out_dir/summary.json` (whole) after each so nothing is lost on failure."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = []
     for i, path in enumerate(notebooks, start=1):
+        finished = ", ".join(entry["notebook"] for entry in summary) or "none"
+        rest = " ".join(nb.stem for nb in notebooks[i - 1 :])
+        progress.update(f"notebooks finished: {finished}, kept in {out_dir} (summary.json); "
+                        f"to run the rest: sdtutorial run {rest} [the same parameters]")
         print(f"[{i}/{len(notebooks)}] {path.stem}", flush=True)
         summary.append(run_notebook(path, out_dir, params))
         if html and Path(summary[-1]["output"]).exists():
             summary[-1]["html"] = str(export_html(Path(summary[-1]["output"])))
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_json(out_dir / "summary.json", summary)
     return summary
 
 
@@ -183,18 +186,24 @@ def is_progress_bar(output: dict) -> bool:
 
 
 def regenerate_reference(path: Path) -> None:
-    """Execute a notebook in place with its default parameters, so its outputs become the reference.
+    """Execute a notebook in place with its default parameters, so its outputs and the block colors of the images
+    it checks (references/<notebook>.npz) become the references; on failure or Ctrl-C neither changes.
 
     Progress bars are left out: without the widget state, which is not kept, a reader sees each one
     frozen at 0%.
     """
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=1200, kernel_name=KERNEL, record_timing=False, resources={"metadata": {"path": path.parent}}
-    )
-    client.execute()
+    with tempfile.TemporaryDirectory(prefix="sdtutorial-references-") as folder:
+        os.environ[WRITE_VARIABLE] = folder
+        try:
+            execute_in_place(notebook, path.parent)
+        finally:
+            del os.environ[WRITE_VARIABLE]
+        written = Path(folder) / reference_file(path.stem).name
+        if written.exists():
+            write_atomically(reference_file(path.stem), written.read_bytes())
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = [output for output in cell.outputs if not is_progress_bar(output)]
-    nbformat.write(notebook, path)
+    write_notebook(path, notebook)

@@ -12,7 +12,6 @@ point asks Ray for its CPUs and, when its notebook runs on cuda, for one GPU, so
 point per GPU.
 """
 
-import csv
 import hashlib
 import itertools
 import json
@@ -29,6 +28,7 @@ import psutil
 import yaml
 from tqdm.auto import tqdm
 
+from .files import write_atomically, write_csv, write_image, write_json
 from .loading import first_line
 from .notebooks import check_parameters, notebook_parameters, parse_value, run_notebook, without_exercises
 
@@ -179,14 +179,8 @@ def save_point(out_dir: Path, notebook: Path, point: Point, entry: dict) -> dict
         write_atomically(folder / notebook.name, executed)
     record = {"name": point.name, "varying": point.varying, "parameters": point.parameters} | entry
     record["notebook"] = notebook.stem
-    write_atomically(folder / POINT_FILE, json.dumps(record, indent=1))
+    write_json(folder / POINT_FILE, record)
     return record
-
-
-def write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def flatten(results: dict, prefix: str = "") -> dict:
@@ -292,7 +286,7 @@ def chart(rows: list[dict], varying: list[str], axes: Axes, path: Path, title: s
         handles, labels = panels[0].get_legend_handles_labels()
         figure.legend(handles, labels, title=", ".join(others), loc="outside right upper", fontsize=8)
     figure.suptitle(title, fontsize=10)
-    figure.savefig(path, dpi=110)
+    write_image(path, figure, dpi=110)
     return path
 
 
@@ -315,12 +309,10 @@ def write_outputs(out_dir: Path, notebook: Path, records: list[dict], axes: Axes
     columns, rows = table_rows(records)
     varying = list(records[0]["varying"])
     y = list(axes.y) if axes else numeric_columns(rows)[:MAX_CHART_PANELS]
-    (out_dir / "sweep.json").write_text(json.dumps({"notebook": notebook.stem, "points": records}, indent=1))
-    with open(out_dir / "sweep.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
-    (out_dir / "sweep.md").write_text(markdown(rows, varying, y) + "\n")
+    write_json(out_dir / "sweep.json", {"notebook": notebook.stem, "points": records})
+    write_csv(out_dir / "sweep.csv", columns,
+              [{k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows])
+    write_atomically(out_dir / "sweep.md", markdown(rows, varying, y) + "\n")
     files = [out_dir / name for name in ("sweep.csv", "sweep.json", "sweep.md")]
     if axes and axes.x and any(row["status"] == "ok" for row in rows):
         files.append(chart(rows, varying, axes, out_dir / "sweep.png", f"{notebook.stem}, {len(rows)} points"))

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdtutorial.exercises import EXERCISES, IMAGE_SIZE, NotYetRight, check, digest, stored_answers
+from sdtutorial.exercises import (
+    EXERCISES,
+    IMAGE_SIZE,
+    NotYetRight,
+    check,
+    same_answer,
+    stored_answers,
+    stored_key,
+    stored_means,
+)
 
 
 def blank(size: int = IMAGE_SIZE, value: int = 0) -> Image.Image:
@@ -31,7 +40,8 @@ def test_the_solution_passes_and_each_slip_gets_its_hint(exercise_id, capsys):
         slips |= {hint: n for hint, n in ((too_few, right - 1), (too_many, right + 1)) if n in numbers}
     assert len(slips) >= 2, f"{exercise_id} needs at least two typical wrong answers with hints"
     for hint, answer in slips.items():
-        assert digest(exercise_id, answer) != digest(exercise_id, right), f"this slip gives the right answer: {hint}"
+        assert not same_answer(exercise, stored_key(exercise_id, answer), stored_key(exercise_id, right)), \
+            f"this slip gives the right answer: {hint}"
         with pytest.raises(NotYetRight, match="^" + re.escape(f"{exercise_id}: not yet: {hint}") + "$"):
             check(exercise_id, answer)
 
@@ -68,14 +78,32 @@ def test_an_unforeseen_wrong_answer_gets_the_exercise_hint():
     assert str(raised.value) == f"03-negative: not yet: {EXERCISES['03-negative'].hint}"
 
 
-def test_stored_answers_are_hashes_that_do_not_show_the_answer():
+def test_numbers_are_stored_as_hashes_and_images_as_block_colors():
     stored = stored_answers()
     assert set(stored) == set(EXERCISES)
-    for answers in stored.values():
-        assert re.fullmatch("[0-9a-f]{16}", answers["right"])
-        assert all(re.fullmatch("[0-9a-f]{16}", key) for key in answers["mistakes"])
+    for exercise_id, answers in stored.items():
+        exercise = EXERCISES[exercise_id]
+        for key in [answers["right"], *answers["mistakes"]]:
+            if exercise.images:  # 16x16 block colors per image, within 0-255
+                means = stored_means(exercise, key)
+                assert means.shape == (exercise.images, 16, 16, 3) and 0 <= means.min() <= means.max() <= 255
+            else:
+                assert re.fullmatch("[0-9a-f]{16}", key)
     # A number's hash is salted with the exercise: the same number hashes differently in another exercise.
-    assert digest("01-fewest-steps", 12) != digest("02-unet-megabytes", 12)
+    assert stored_key("01-fewest-steps", 12) != stored_key("02-unet-megabytes", 12)
+
+
+def test_an_image_answer_one_step_off_in_a_few_pixels_is_right_and_a_tint_is_not(capsys):
+    """What another CPU does to an image (a few 8-bit values one step off) passes; a tint a person sees does not."""
+    exercise = EXERCISES["04-karras"]
+    right = np.stack([np.asarray(image) for image in exercise.right()]).astype(int)
+    rounded = right.copy()
+    rounded[0, 10:13, 20, 0] += np.where(rounded[0, 10:13, 20, 0] < 255, 1, -1)
+    check("04-karras", [Image.fromarray(image.astype(np.uint8)) for image in rounded])
+    assert capsys.readouterr().out == "04-karras: right (1 point)\n"
+    tinted = np.clip(right + 8, 0, 255).astype(np.uint8)
+    with pytest.raises(NotYetRight, match=re.escape(exercise.hint)):
+        check("04-karras", [Image.fromarray(image) for image in tinted])
 
 
 def test_an_unknown_exercise_is_refused():
@@ -83,13 +111,13 @@ def test_an_unknown_exercise_is_refused():
         check("01-nope", 3)
 
 
-def test_a_pipeline_output_a_single_image_and_a_list_hash_alike():
+def test_a_pipeline_output_a_single_image_and_a_list_are_stored_alike():
     image = blank(value=40)
 
     class Output:
         images = [image]
 
-    assert digest("01-euler", Output()) == digest("01-euler", image) == digest("01-euler", [image])
+    assert stored_key("01-euler", Output()) == stored_key("01-euler", image) == stored_key("01-euler", [image])
 
 
 def test_every_exercise_is_in_its_notebook_with_nbgrader_markup(notebooks_dir):
