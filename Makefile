@@ -1,9 +1,10 @@
 # Two commands for learners: `make tutorial` and `make test`. Both build .venv from requirements.lock first.
+# `make test-all` is the whole suite, what CI runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: tutorial test references bench evaluate toyworld lab lint environment.yml clean
+.PHONY: tutorial test test-all test-matrix references bench evaluate toyworld lab lint environment.yml clean
 
 $(VENV)/installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -16,11 +17,22 @@ $(VENV)/installed: requirements.lock pyproject.toml
 tutorial: $(VENV)/installed
 	$(BIN)/sdtutorial run
 
-# The whole test suite: unit tests, papermill runs, nbval against the committed outputs, ruff, and the
-# browser test, for which it first finds or installs Chromium (scripts/ensure_browser.sh).
+# What proves the promise, in minutes: nbval of every notebook against the committed outputs, the guide's plain
+# code, the exercises, the command's refusals, the comparison's catch rate, one run under another instruction set.
 test: $(VENV)/installed
+	$(BIN)/python -m pytest -m "not extended"
+
+# Everything: also every notebook under each instruction set, papermill with other parameters, Ray sweeps,
+# nbgrader, a wheel in a new venv, stopping with Ctrl-C, and the browser tests, for which it first finds or
+# installs Chromium (scripts/ensure_browser.sh).
+test-all: $(VENV)/installed
 	scripts/ensure_browser.sh $(BIN)/playwright
 	$(BIN)/python -m pytest
+
+# nbval of every notebook under each instruction set this CPU can emulate x 1, 2 and 4 threads (about 4 minutes
+# a setting on 2 cores); prints a table of the settings and exits non-zero if any fails.
+test-matrix: $(VENV)/installed
+	$(BIN)/python scripts/nbval_matrix.py
 
 # The one documented way to refresh the committed reference outputs of notebooks/ and the exercises' stored answers.
 references: $(VENV)/installed

@@ -131,6 +131,7 @@ def test_an_option_that_costs_adherence_does_not_join_the_best_combination():
     assert best_combination(measured, quality).options() == {"deepcache": 3, "fused_qkv": True}
 
 
+@pytest.mark.extended
 def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
     chosen = [FAST.name, "+ fused QKV projections", "+ DeepCache, interval 3", HALF.name]
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, quality_prompts=4, variants=chosen,
@@ -144,11 +145,13 @@ def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
     assert fast["adherence_change"] == pytest.approx(fast["adherence"] - rows[BASELINE.name]["adherence"])
     table = markdown(report)
     assert "adherence (toyworld, float32)" in table and f"{fast['adherence_change']:+.3f}" in table
-    seconds = report.seconds  # the scoring runs are reported apart, not as overhead
-    assert seconds["quality"] > 0 and seconds["pipeline_calls"] + seconds["quality"] + seconds["overhead"] == (
-        pytest.approx(seconds["total"]))
+    seconds = report.seconds  # the scoring runs are timed apart, not counted as pipeline calls or overhead
+    assert seconds["quality"] > 0
+    # overhead is what the timed parts leave of the wall time: negative would mean a part was counted twice
+    assert 0 <= seconds["overhead"] < seconds["total"] - seconds["quality"]
 
 
+@pytest.mark.extended
 def test_every_speed_option_combines_and_undoes():
     settings = Settings(model_id="tiny-random", device="cpu")
     pipelines = Pipelines(settings, torch.device("cpu"))
@@ -163,6 +166,7 @@ def test_every_speed_option_combines_and_undoes():
     assert (pipeline.vae, pipeline.unet, pipeline.scheduler) == (vae, unet, scheduler) and not pipeline.fusing_unet
 
 
+@pytest.mark.extended
 def test_step_costs_time_each_part_of_a_call_and_add_up_to_an_image():
     costs = step_costs("tiny-random", "cpu", 64, 64, "float32")
     assert set(costs) == {"unet_step", "vae_decode", "text_encoder"} and all(value > 0 for value in costs.values())
@@ -176,6 +180,7 @@ def quick_report():
     return run_bench(settings, progress=False)
 
 
+@pytest.mark.extended
 def test_quick_bench_measures_every_variant_or_says_why_not(quick_report):
     rows = {row["variant"]: row for row in quick_report.rows}
     skipped = {entry["variant"]: entry["reason"] for entry in quick_report.skipped}
@@ -193,11 +198,11 @@ def test_quick_bench_measures_every_variant_or_says_why_not(quick_report):
         assert row["speedup"] == pytest.approx(rows[BASELINE.name]["seconds_per_image"] / row["seconds_per_image"])
     assert rows[BASELINE.name]["steps"] == 5 and rows[FAST.name]["steps"] == 2  # --quick: a tenth of the steps
     seconds = quick_report.seconds
-    assert 0 < seconds["loading"] < seconds["overhead"] < seconds["total"]
-    assert seconds["quality"] == 0
-    assert seconds["pipeline_calls"] + seconds["overhead"] == pytest.approx(seconds["total"])
+    assert 0 < seconds["loading"] < seconds["overhead"] < seconds["total"]  # loading models is part of overhead
+    assert seconds["quality"] == 0 and seconds["pipeline_calls"] > 0
 
 
+@pytest.mark.extended
 def test_batch_search_reports_each_memory_saver(quick_report):
     search = quick_report.batch_search
     assert [entry["saver"] for entry in search["savers"]] == [
@@ -207,6 +212,7 @@ def test_batch_search_reports_each_memory_saver(quick_report):
         assert entry["largest_batch"] == 2 and [t["batch_size"] for t in entry["tries"]] == [1, 2]
 
 
+@pytest.mark.extended
 def test_outputs_hold_the_table(quick_report, tmp_path):
     paths = write_outputs(quick_report, tmp_path)
     data = json.loads(paths["json"].read_text())
@@ -220,6 +226,7 @@ def test_outputs_hold_the_table(quick_report, tmp_path):
     assert "| baseline: float32, PNDM 50 | float32 | 5 |" in text
 
 
+@pytest.mark.extended
 def test_where_bfloat16_is_emulated_the_half_rows_run_in_float32_unless_asked(monkeypatch):
     monkeypatch.setattr(bench, "half_is_emulated", lambda device: True)
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, variants=[HALF.name, FAST.name])
@@ -235,6 +242,7 @@ def test_where_bfloat16_is_emulated_the_half_rows_run_in_float32_unless_asked(mo
     assert not report.skipped and "half rows ran in float32" not in markdown(report)
 
 
+@pytest.mark.extended
 def test_a_budget_below_the_weights_fits_no_batch():
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, memory_budget="1MiB", variants=[FAST.name])
     report = run_bench(settings, progress=False)
@@ -242,6 +250,7 @@ def test_a_budget_below_the_weights_fits_no_batch():
     assert all(e["largest_batch"] == 0 and "weights alone" in e["note"] for e in report.batch_search["savers"])
 
 
+@pytest.mark.extended
 def test_bench_command_writes_its_files(tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["bench", "--model", "tiny-random", "--device", "cpu", "--quick", "--variant", FAST.name,
@@ -267,6 +276,7 @@ def test_bench_bad_input_is_one_line(argv, message, capsys, tmp_path):
     assert err.startswith("sdtutorial: error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.extended
 def test_the_best_combination_is_the_median_of_three_calls_where_the_others_take_one():
     settings = Settings(model_id="tiny-random", device="cpu", variants=[FAST.name, "+ tiny VAE decoder"])
     report = run_bench(settings, progress=False)

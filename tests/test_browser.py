@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, NOTEBOOKS
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.extended]
 
 
 def free_port() -> int:

@@ -92,6 +92,7 @@ def test_exercises_lists_each_exercise_with_its_notebook_and_points(capsys):
     assert lines[1] == "01-fewest-steps (01_speed, 2 points): measuring quality against speed with the scorer"
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, notebooks_dir):
     """Also shows that a notebook runs Stable Diffusion v1.5's architecture (sd15-arch) at a size of its choosing."""
@@ -121,6 +122,7 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
     assert {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")} == before
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_failing_notebook_names_the_cell_and_keeps_the_error(tmp_path):
     out_dir = tmp_path / "run"

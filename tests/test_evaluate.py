@@ -13,7 +13,7 @@ from sdtutorial.evaluate import evaluation_prompts
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 
 def test_evaluation_prompts_are_unseen_and_held_out_ones_name_a_held_out_pair():

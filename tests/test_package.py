@@ -20,6 +20,7 @@ def test_an_empty_notebook_folder_is_refused_in_one_line(tmp_path, monkeypatch, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_wheel_install_runs_a_notebook(tmp_path):
     run = lambda *command, **kwargs: subprocess.run(command, capture_output=True, text=True, **kwargs)  # noqa: E731

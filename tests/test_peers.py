@@ -9,6 +9,8 @@ from sdtutorial.fingerprint import psnr
 from sdtutorial.inputs import get_inputs
 from sdtutorial.loading import load_pipeline, set_scheduler
 
+pytestmark = pytest.mark.extended
+
 pytest.importorskip("openvino")
 
 
@@ -45,10 +47,9 @@ def test_bench_times_the_peer_beside_the_best_combination():
         assert timed["speedup"] > 0 and peer_row["psnr_vs_float32"] > 20
         assert timed["peak_memory"] is None  # OpenVINO holds its memory between calls: not comparable
     assert report.peer["rows"][-1]["dtype"] == "float32"  # float32 is always one of the peer's rows
-    seconds = report.seconds  # the conversion is reported apart, not as overhead
-    assert seconds["peer_conversion"] == report.peer["conversion_seconds"]
-    assert seconds["pipeline_calls"] + seconds["peer_conversion"] + seconds["overhead"] == pytest.approx(
-        seconds["total"])
+    seconds = report.seconds  # the conversion is timed apart, not counted as pipeline calls or overhead
+    assert seconds["peer_conversion"] == report.peer["conversion_seconds"] > 0
+    assert seconds["overhead"] >= 0  # what the timed parts leave of the wall time; negative: a part counted twice
     assert "OpenVINO" in markdown(report) and "PSNR from PyTorch float32's image" in markdown(report)
 
 

@@ -190,6 +190,7 @@ def ray_cluster():
     process.wait(timeout=60)
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_sweep_on_a_ray_cluster_gives_what_each_point_gives_alone(ray_cluster, tmp_path):
     out = tmp_path / "sweep"
@@ -209,6 +210,7 @@ def test_a_sweep_on_a_ray_cluster_gives_what_each_point_gives_alone(ray_cluster,
     assert (out / "sweep.png").exists() and len((out / "sweep.csv").read_text().splitlines()) == 5
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_failed_point_is_recorded_the_others_finish_and_a_rerun_tries_it_again(tmp_path):
     out = tmp_path / "sweep"
@@ -228,6 +230,7 @@ def test_a_failed_point_is_recorded_the_others_finish_and_a_rerun_tries_it_again
     assert again.returncode == 1 and "0 done, 1 failed, 1 skipped" in again.stdout
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_killed_sweep_keeps_its_finished_points_and_resumes_with_the_rest(tmp_path):
     out = tmp_path / "sweep"

@@ -18,7 +18,7 @@ def test_warmup_runs_are_not_timed():
 
 def test_each_repeat_times_one_call():
     _, timing = time_call(lambda: time.sleep(0.05), torch.device("cpu"), repeats=2, warmup=0)
-    assert all(0.05 <= s < 0.5 for s in timing.seconds)
+    assert len(timing.seconds) == 2 and all(s >= 0.05 for s in timing.seconds)
 
 
 def test_median():
@@ -49,9 +49,10 @@ def test_side_by_side_takes_one_call_of_each_setting_per_round():
 def test_side_by_side_times_the_call_inside_the_setting_and_not_the_setting():
     @contextmanager
     def slow_to_enter():
-        time.sleep(0.2)
+        time.sleep(2.0)
         yield
 
-    timed = time_side_by_side(lambda: time.sleep(0.05), {"plain": nullcontext, "slow": slow_to_enter},
+    timed = time_side_by_side(lambda: time.sleep(0.01), {"plain": nullcontext, "slow": slow_to_enter},
                               torch.device("cpu"), repeats=1, warmup=0)
-    assert all(0.05 <= timing.median < 0.2 for _, timing in timed.values())
+    # a call of 0.01 s: timed with the setting's 2 s entry it would take over 2 s, a margin no busy machine closes
+    assert all(0.01 <= timing.median < 2.0 for _, timing in timed.values())
