@@ -2,6 +2,7 @@
 check a machine before class, write handouts and the exercises' answers."""
 
 import argparse
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from .notebooks import (
     run_notebooks,
 )
 from .peers import PEERS
-from .stopping import Terminated, end_child_processes, progress, raise_on_sigterm
+from .stopping import Terminated, end_child_processes, progress, raise_on_stop_signals
 from .sweep import (
     CPUS_PER_POINT,
     Axes,
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input ends with one line on stderr and exit status 2. Ctrl-C (SIGINT) or SIGTERM ends every
     process the command started (notebook kernels) and prints one line of what was kept: exit status 130 or 143."""
     args = parser().parse_args(argv)
-    raise_on_sigterm()
+    previous_handlers = raise_on_stop_signals()
     progress.update()
     try:
         return args.func(args)
@@ -310,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Terminated) as stop:
         end_child_processes()
         print(f"\nsdtutorial {args.command}: stopped; {progress.text}", file=sys.stderr, flush=True)
-        return 143 if isinstance(stop, Terminated) else 130
+        return 143 if isinstance(stop, Terminated) else 130  # 128 + the signal's number, as shells report it
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,21 @@ import signal
 
 import psutil
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report them
-
 
 class Terminated(BaseException):
     """Raised in the main thread when the process receives SIGTERM, as KeyboardInterrupt is for SIGINT."""
 
 
-def raise_on_sigterm() -> None:
-    def handler(signum, frame):
+def raise_on_stop_signals() -> dict:
+    """Make SIGINT raise KeyboardInterrupt and SIGTERM raise Terminated in the main thread; return the handlers
+    they replace. Python installs the first only when SIGINT is not ignored at start, and a shell without job
+    control starts background commands with SIGINT ignored."""
+
+    def terminated(signum, frame):
         raise Terminated()
 
-    signal.signal(signal.SIGTERM, handler)
+    return {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, terminated)}
 
 
 def end_child_processes(grace: float = 2.0) -> int:

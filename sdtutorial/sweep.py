@@ -34,9 +34,8 @@ from .notebooks import check_parameters, notebook_parameters, parse_value, run_n
 
 POINT_FILE = "point.json"
 SWEEP_FILE_KEYS = ("grid", "points", "parameters")
-# Measured on 2 cores (2026-12-01, README): two points at a time with one core each finished 4 points of 01_speed
-# in 84 s, one at a time with both cores in 129 s; a point is mostly single-threaded (kernel start, imports, small
-# kernels). So a point gets 1 CPU, and memory bounds how many run at once too.
+# A point is mostly single-threaded (kernel start, imports, small kernels), so points side by side on one core each
+# finish sooner than one at a time on all cores (the README has the measurement); memory bounds how many run at once.
 CPUS_PER_POINT = 1
 MEMORY_PER_POINT = 3 * 2**30  # a toyworld notebook's kernel peaks near 1.5 GiB; sd15-arch ones need more
 MAX_CHART_PANELS = 3
