@@ -39,6 +39,11 @@ from .sweep import (
 )
 
 
+def output_folder(given: str | None, prefix: str = "") -> Path:
+    """The folder a command writes into: the one given with -o, else runs/<prefix><date>-<time>."""
+    return Path(given) if given else Path("runs") / datetime.now().strftime(f"{prefix}%Y%m%d-%H%M%S")
+
+
 def summary_table(summary: list[dict]) -> str:
     """A plain-text table of a run: notebook, status, seconds and the error if any."""
     lines = [f"{'notebook':<16} {'status':<7} {'seconds':>8}  error"]
@@ -54,7 +59,7 @@ def command_run(args: argparse.Namespace) -> int:
         params.update(read_yaml_mapping(path))
     params.update({name: parse_value(value) for name, value in args.parameter or []})
     check_parameters(notebooks, params)
-    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    out_dir = output_folder(args.output)
     summary = run_notebooks(notebooks, params, out_dir, html=args.html)
     print(summary_table(summary))
     print(f"outputs and summary.json in {out_dir}")
@@ -159,7 +164,7 @@ def command_bench(args: argparse.Namespace) -> int:
         memory_budget=args.memory_budget, max_batch_size=args.max_batch_size, quick=args.quick, variants=args.variant,
         quality_prompts=args.quality_prompts, emulated_half=args.emulated_half, peer=args.peer,
     )
-    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("bench-%Y%m%d-%H%M%S"))
+    out_dir = output_folder(args.output, "bench-")
     report = run_bench(settings)
     paths = write_outputs(report, out_dir)
     print(markdown(report))
@@ -174,7 +179,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import run_evaluation
 
     diffusers.utils.logging.disable_progress_bar()  # one bar per measurement, not one per pipeline call
-    out_dir = Path(args.output or Path("runs") / datetime.now().strftime("evaluate-%Y%m%d-%H%M%S"))
+    out_dir = output_folder(args.output, "evaluate-")
     run_evaluation(out_dir, args.prompts, args.batch_size, args.device)
     print(f"wrote evaluation.md, evaluation.json and samples.png in {out_dir}")
     return 0

@@ -5,11 +5,12 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from sdtutorial.cli import main
+from sdtutorial.cli import main, output_folder
 
 SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 
@@ -136,3 +137,9 @@ def test_a_failing_notebook_names_the_cell_and_keeps_the_error(tmp_path):
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary[0]["status"] == "failed"
     assert "ModelNotAvailableError" in (out_dir / "01_speed.ipynb").read_text()
+
+
+def test_output_folder_is_the_one_given_or_a_dated_one_under_runs():
+    assert output_folder("somewhere/mine") == Path("somewhere/mine")
+    made = output_folder(None, "bench-")
+    assert made.parent == Path("runs") and re.fullmatch(r"bench-\d{8}-\d{6}", made.name)
