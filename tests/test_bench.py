@@ -22,15 +22,14 @@ from sdtutorial.bench import (
     Variant,
     best_combination,
     configure,
-    estimate_seconds,
     markdown,
     prune,
     run_bench,
-    step_costs,
     write_outputs,
 )
 from sdtutorial.cli import main
 from sdtutorial.loading import MODELS_DIR, half_is_emulated, load_pipeline
+from sdtutorial.step_costs import estimate_seconds, step_costs
 
 SD15 = MODELS_DIR / "sd15-arch"
 
@@ -228,7 +227,7 @@ def test_outputs_hold_the_table(quick_report, tmp_path):
 
 @pytest.mark.extended
 def test_where_bfloat16_is_emulated_the_half_rows_run_in_float32_unless_asked(monkeypatch):
-    monkeypatch.setattr(bench, "half_is_emulated", lambda device: True)
+    monkeypatch.setattr(bench.running, "half_is_emulated", lambda device: True)
     settings = Settings(model_id="tiny-random", device="cpu", quick=True, variants=[HALF.name, FAST.name])
     report = run_bench(settings, progress=False)
     rows = {row["variant"]: row["dtype"] for row in report.rows}

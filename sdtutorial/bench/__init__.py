@@ -1,0 +1,58 @@
+"""`sdtutorial bench`: the guide's speed and memory lessons measured side by side on one model and device.
+
+Every variant runs on the same pipeline with the same prompt, seed and size. Each one is warmed up
+with a short call (which is also when `torch.compile` compiles), then timed over `repeats` calls with
+the device synchronized, and its median reported; then its peak memory is measured on another short
+call, since a call's peak does not grow with its number of steps. Speedups are against the guide's
+baseline (float32, PNDM, 50 steps) measured in the same run.
+
+- `variants`: the settings compared (`Variant`, the guide's and newer techniques) and what a run measures (`Settings`);
+- `pipelines`: the pipeline under test, and putting a variant's settings on it and off again;
+- `running`: a run (`run_bench`, `BenchRun`), the peer and the batch search;
+- `choosing`: the best combination of speed options, and each option's quality cost on toyworld;
+- `reporting`: the Markdown table and bench.json, .md, .csv and .png.
+"""
+
+from ..step_costs import emulation_cost, estimate_seconds, step_costs
+from .choosing import QualityCosts, best_combination, prune
+from .pipelines import Pipelines, configure
+from .reporting import markdown, write_outputs
+from .running import BenchRun, Report, run_bench
+from .variants import (
+    BASELINE,
+    FAST,
+    HALF,
+    MEMORY_VARIANTS,
+    SHORT_CALL_STEPS,
+    SPEED_VARIANTS,
+    VARIANTS,
+    Settings,
+    Variant,
+    combination,
+)
+
+__all__ = [
+    "BASELINE",
+    "FAST",
+    "HALF",
+    "MEMORY_VARIANTS",
+    "SHORT_CALL_STEPS",
+    "SPEED_VARIANTS",
+    "VARIANTS",
+    "BenchRun",
+    "Pipelines",
+    "QualityCosts",
+    "Report",
+    "Settings",
+    "Variant",
+    "best_combination",
+    "combination",
+    "configure",
+    "emulation_cost",
+    "estimate_seconds",
+    "markdown",
+    "prune",
+    "run_bench",
+    "step_costs",
+    "write_outputs",
+]

@@ -1,0 +1,89 @@
+"""A benchmark's report: the table in Markdown, and bench.json, .md, .csv and .png."""
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from ..files import write_atomically, write_csv, write_image, write_json
+from ..loading import ARCHITECTURE_ONLY_MODELS
+from ..memory import format_size
+from .choosing import QUALITY_MODEL
+from .running import Report
+from .variants import SHORT_CALL_STEPS
+
+COLUMNS = {  # bench.md / terminal column -> row key
+    "variant": "variant",
+    "dtype": "dtype",
+    "steps": "steps",
+    "s/image": "seconds_per_image",
+    "images/s": "images_per_second",
+    "peak memory": "peak_memory_text",
+    "speedup": "speedup",
+    f"first call s ({SHORT_CALL_STEPS} steps)": "first_call_seconds",
+    f"adherence ({QUALITY_MODEL}, float32)": "adherence",
+    "adherence change": "adherence_change",
+}
+
+
+def markdown(report: Report) -> str:
+    """The report as Markdown: the variants table, what was skipped and why, the batch search, the overhead."""
+    def cell(key: str, value) -> str:
+        if value is None:
+            return "-"
+        if key == "speedup":
+            return f"{value:.2f}x"
+        if key == "adherence_change":
+            return f"{value:+.3f}"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    s = report.settings
+    random = " (random weights: for time and memory only)" if s["model_id"] in ARCHITECTURE_ONLY_MODELS else ""
+    lines = [f"{s['model_id']}{random} on {report.environment['device']}, {s['height']}x{s['width']}, batch "
+             f"{s['batch_size']}, median of {s['repeats']} after a warm-up"
+             + (f" (the best combination: of {s['best_repeats']})" if s.get("best_repeats", 1) > s["repeats"] else "")
+             + (", quick run" if s["quick"] else "")
+             + ("; half rows ran in float32 (bfloat16 is emulated here)" if s.get("half_runs_as") else ""), "",
+             "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+    lines += ["| " + " | ".join(cell(key, r.get(key)) for key in COLUMNS.values()) + " |" for r in report.rows]
+    if report.skipped:
+        lines += ["", "Skipped:"] + [f"- {e['variant']}: {e['reason']}" for e in report.skipped]
+    if report.batch_search:
+        b = report.batch_search
+        lines += ["", f"Largest batch within {format_size(b['budget'])} (weights {format_size(b['weights'])} "
+                  f"included; {b['steps']}-step calls, fast setting):", "", "| memory saver | largest batch | peak "
+                  "memory of that batch | tried |", "|---|---|---|---|"]
+        lines += [f"| {e['saver']} | {e['largest_batch']} | {format_size(e.get('peak'))} | "
+                  f"{', '.join(str(t['batch_size']) for t in e['tries']) or e['note']} |" for e in b["savers"]]
+    if report.peer:
+        p = report.peer
+        lines += ["", f"OpenVINO {p['version']} ran the fast setting's UNet and VAE decoder (converted from the "
+                  f"pipeline's modules in {p['conversion_seconds']:.1f} s; text encoder and scheduler in PyTorch):"]
+        for r in p["rows"]:
+            ratio = r.get("best_is_faster_by")
+            against = "" if ratio is None else (
+                f"; the best PyTorch combination is {ratio:.2f}x as fast" if ratio >= 1 else
+                f"; it is {1 / ratio:.2f}x as fast as the best PyTorch combination")
+            lines.append(f"- {r['variant']}: {r['psnr_vs_float32']:.1f} dB PSNR from PyTorch float32's image{against}")
+    t = report.seconds
+    quality = f"; scoring on {QUALITY_MODEL} {t['quality']:.1f} s" if t.get("quality") else ""
+    quality += f"; converting for OpenVINO {t['peer_conversion']:.1f} s" if t.get("peer_conversion") else ""
+    lines += ["", f"Run: {t['total']:.1f} s, of which pipeline calls {t['pipeline_calls']:.1f} s{quality}; loading "
+              f"models {t['loading']:.1f} s; everything else {t['overhead']:.1f} s "
+              f"({100 * t['overhead_fraction']:.2f}%)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(report: Report, out_dir: Path) -> dict[str, Path]:
+    """Write bench.json, bench.md, bench.csv and bench.png into `out_dir`; return their paths."""
+    from ..display import bench_chart
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out_dir / f"bench.{kind}" for kind in ("json", "md", "csv", "png")}
+    write_json(paths["json"], report.to_dict())
+    write_atomically(paths["md"], markdown(report))
+    keys = [k for k in report.rows[0] if k not in ("options", "repeat_seconds")] if report.rows else []
+    write_csv(paths["csv"], keys, report.rows, extrasaction="ignore")
+    figure = bench_chart(report.rows, title=markdown(report).splitlines()[0])
+    write_image(paths["png"], figure, dpi=110)
+    plt.close(figure)
+    return paths
