@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import psutil
 import torch
 
 from .files import write_atomically, write_notebook
-from .fingerprint import block_means
+from .fingerprint import images_block_means
 from .inputs import get_inputs
 from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device, set_scheduler
 from .notebooks import available_notebooks, notebook_parameters
@@ -54,8 +53,7 @@ def reference_images(model: str = DEFAULT_MODEL) -> tuple[int, list[str]]:
                     if k in ("prompt", "seed", "num_inference_steps")}
         set_scheduler(pipeline, scheduler)
         inputs = get_inputs(defaults["prompt"], 1, defaults["seed"], defaults["num_inference_steps"], pipeline=pipeline)
-        if not differing_images(np.stack([block_means(image) for image in pipeline(**inputs).images]),
-                                load_references(name)[key]):
+        if not differing_images(images_block_means(pipeline(**inputs).images), load_references(name)[key]):
             matches += 1
         else:
             differing.append(f"{name} {key}")

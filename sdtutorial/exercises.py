@@ -24,7 +24,7 @@ from diffusers import AutoencoderKL, DiffusionPipeline, schedulers
 
 from .evaluate import NEGATIVE_PROMPT, evaluation_prompts, generate
 from .files import write_json
-from .fingerprint import BLOCK, as_array, block_means
+from .fingerprint import BLOCK, as_array, images_block_means
 from .loading import DEFAULT_PROMPT, fetch_model, load_vae
 from .references import differing_images
 from .scorer import mean_scores
@@ -308,7 +308,7 @@ def stored_key(exercise_id: str, answer) -> str:
     BLOCK x BLOCK sums of 8-bit values (exact integers for IMAGE_SIZE images), base64-encoded."""
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         return hashlib.sha256(f"sdtutorial:{exercise_id}:{float(answer):.1f}".encode()).hexdigest()[:16]
-    sums = np.rint(np.stack([block_means(image) for image in as_images(answer)]) * BLOCK**2).astype("<u2")
+    sums = np.rint(images_block_means(as_images(answer)) * BLOCK**2).astype("<u2")
     return base64.b64encode(sums.tobytes()).decode()
 
 

@@ -46,6 +46,11 @@ def block_means(image: Image.Image | np.ndarray, block: int = BLOCK) -> np.ndarr
     return sums / counts[..., None]
 
 
+def images_block_means(images: list) -> np.ndarray:
+    """`block_means` of each image, stacked: shape (images, rows, columns, 3)."""
+    return np.stack([block_means(image) for image in images])
+
+
 def thumbnail_levels(image: Image.Image | np.ndarray) -> np.ndarray:
     """The mean colors of FINGERPRINT_BLOCK-sized blocks rounded down to multiples of LEVEL: what the fingerprint
     hashes."""

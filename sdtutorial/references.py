@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import write_atomically
-from .fingerprint import TOLERANCE, block_difference, block_means, fingerprint
+from .fingerprint import TOLERANCE, block_difference, fingerprint, images_block_means
 
 REFERENCES_DIR = Path(__file__).parent / "references"
 WRITE_VARIABLE = "SDTUTORIAL_WRITE_REFERENCES"
@@ -54,7 +54,7 @@ class ReferenceImages:
     def check(self, key: str, images: list) -> None:
         """Print one line saying whether `images` are the reference's, then their fingerprints; record the indices
         of those that differ in `differences` (None when nothing is stored for `key`)."""
-        means = np.stack([block_means(image) for image in images]).astype(np.float32)
+        means = images_block_means(images).astype(np.float32)
         if self.write_to:
             self.stored[key] = means
             self.save(Path(self.write_to) / reference_file(self.notebook).name)

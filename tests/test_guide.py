@@ -1,12 +1,11 @@
 """The guide's own code, in plain diffusers, on the default embedded model, gives the notebooks' recorded images."""
 
-import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, DPMSolverMultistepScheduler
 
 from sdtutorial.evaluate import evaluation_prompts
-from sdtutorial.fingerprint import block_means
+from sdtutorial.fingerprint import images_block_means
 from sdtutorial.loading import MODELS_DIR
 from sdtutorial.references import differing_images, load_references
 
@@ -23,7 +22,7 @@ def get_inputs(prompt: str, batch_size: int = 1, seed: int = 0, num_inference_st
 def unlike_the_reference(images: list, notebook: str, key: str) -> list[int]:
     """Indices of `images` unlike the first of the notebook's reference images for `key` (within the tolerance)."""
     reference = load_references(notebook)[key][: len(images)]
-    return differing_images(np.stack([block_means(image) for image in images]), reference)
+    return differing_images(images_block_means(images), reference)
 
 
 def test_the_guide_step_by_step_reproduces_the_notebooks():
