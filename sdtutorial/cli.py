@@ -37,6 +37,7 @@ from .sweep import (
     table_rows,
     write_outputs,
 )
+from .tables import markdown_table
 
 
 def output_folder(given: str | None, prefix: str = "") -> Path:
@@ -45,10 +46,9 @@ def output_folder(given: str | None, prefix: str = "") -> Path:
 
 
 def summary_table(summary: list[dict]) -> str:
-    """A plain-text table of a run: notebook, status, seconds and the error if any."""
-    lines = [f"{'notebook':<16} {'status':<7} {'seconds':>8}  error"]
-    lines += [f"{e['notebook']:<16} {e['status']:<7} {e['seconds']:>8.1f}  {e.get('error', '')}" for e in summary]
-    return "\n".join(lines)
+    """A Markdown table of a run: notebook, status, seconds and the error if any."""
+    return markdown_table(["notebook", "status", "seconds", "error"],
+                          [[e["notebook"], e["status"], e["seconds"], e.get("error", "")] for e in summary], decimals=1)
 
 
 def command_run(args: argparse.Namespace) -> int:

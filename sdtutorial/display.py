@@ -12,6 +12,8 @@ from IPython.display import Image as IPythonImage
 from IPython.display import Markdown
 from PIL import Image
 
+from . import tables
+
 
 def grid(images: list[Image.Image], cols: int | None = None) -> Image.Image:
     """All `images` in one grid image, `cols` wide (default: as square as possible)."""
@@ -22,13 +24,8 @@ def grid(images: list[Image.Image], cols: int | None = None) -> Image.Image:
 
 
 def markdown_table(header: list[str], rows: list[list]) -> Markdown:
-    """A Markdown table; floats are shown with two decimals."""
-    def cell(value) -> str:
-        return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
+    """A Markdown table for a notebook: floats with two decimals, None as "-"."""
+    return Markdown(tables.markdown_table(header, rows))
 
 
 def speedup_chart(labels: list[str], seconds: list[float], reference: list[float] | None = None,

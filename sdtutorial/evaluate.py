@@ -20,6 +20,7 @@ from .fingerprint import psnr
 from .inputs import check_positive, make_generators
 from .loading import MODELS_DIR, load_pipeline, load_vae, set_scheduler
 from .quality import sharpness
+from .tables import markdown_table
 from .timing import time_call
 
 EVALUATION_SEED = 1_000_000_000  # samples and image seeds from here on are never drawn in training
@@ -192,11 +193,9 @@ def report(results: dict) -> str:
         ("one 20-step image (DPMSolver, guidance 7.5) under 0.5 s", f"{seconds20:.3f} s", seconds20 < 0.5),
         ("shipped toyworld weights <= 25 MB", f"{results['weights_mb']:.1f} MB", results["weights_mb"] <= 25),
     ]
-    lines = [f"Toyworld evaluation: {results['prompts']} prompts with unseen seeds", "",
-             "| claim | measured | holds |", "|---|---|---|"]
     verdict = {None: "-", True: "yes", False: "NO"}
-    lines += [f"| {claim} | {value} | {verdict[holds]} |" for claim, value, holds in rows]
-    return "\n".join(lines)
+    table = markdown_table(["claim", "measured", "holds"], [[c, value, verdict[holds]] for c, value, holds in rows])
+    return f"Toyworld evaluation: {results['prompts']} prompts with unseen seeds\n\n{table}"
 
 
 def run_evaluation(out_dir: Path, count: int = 200, batch_size: int = 8, device: str = "cpu") -> dict:

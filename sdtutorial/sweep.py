@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .files import write_atomically, write_csv, write_image, write_json
 from .loading import first_line
 from .notebooks import check_parameters, notebook_parameters, parse_value, run_notebook, without_exercises
+from .tables import markdown_table
 
 POINT_FILE = "point.json"
 SWEEP_FILE_KEYS = ("grid", "points", "parameters")
@@ -291,13 +292,9 @@ def chart(rows: list[dict], varying: list[str], axes: Axes, path: Path, title: s
 
 def markdown(rows: list[dict], varying: list[str], y: list[str]) -> str:
     """A Markdown table of the points: their varying values, the charted results, status, seconds and error."""
-    def cell(value) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else "" if value is None else str(value)
-
     columns = [*varying, *(c for c in y if c != "seconds"), "status", "seconds", "error"]
-    lines = ["| " + " | ".join(c.removeprefix("results.") for c in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(column)) for column in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table([c.removeprefix("results.") for c in columns],
+                          [[row.get(c) for c in columns] for row in rows], decimals=3, missing="")
 
 
 def write_outputs(out_dir: Path, notebook: Path, records: list[dict], axes: Axes | None = None) -> list[Path]:

@@ -7,10 +7,12 @@ import matplotlib.pyplot as plt
 from ..files import write_atomically, write_csv, write_image, write_json
 from ..loading import ARCHITECTURE_ONLY_MODELS
 from ..memory import format_size
+from ..tables import markdown_table
 from .choosing import QUALITY_MODEL
 from .running import Report
 from .variants import SHORT_CALL_STEPS
 
+CELL_FORMATS = {"speedup": "{:.2f}x", "adherence_change": "{:+.3f}"}
 COLUMNS = {  # bench.md / terminal column -> row key
     "variant": "variant",
     "dtype": "dtype",
@@ -25,17 +27,13 @@ COLUMNS = {  # bench.md / terminal column -> row key
 }
 
 
+def cell(key: str, value):
+    """A row's value for the table: speedup and adherence change in their own formats, the rest as they are."""
+    return CELL_FORMATS[key].format(value) if key in CELL_FORMATS and value is not None else value
+
+
 def markdown(report: Report) -> str:
     """The report as Markdown: the variants table, what was skipped and why, the batch search, the overhead."""
-    def cell(key: str, value) -> str:
-        if value is None:
-            return "-"
-        if key == "speedup":
-            return f"{value:.2f}x"
-        if key == "adherence_change":
-            return f"{value:+.3f}"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
-
     s = report.settings
     random = " (random weights: for time and memory only)" if s["model_id"] in ARCHITECTURE_ONLY_MODELS else ""
     lines = [f"{s['model_id']}{random} on {report.environment['device']}, {s['height']}x{s['width']}, batch "
@@ -43,17 +41,18 @@ def markdown(report: Report) -> str:
              + (f" (the best combination: of {s['best_repeats']})" if s.get("best_repeats", 1) > s["repeats"] else "")
              + (", quick run" if s["quick"] else "")
              + ("; half rows ran in float32 (bfloat16 is emulated here)" if s.get("half_runs_as") else ""), "",
-             "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
-    lines += ["| " + " | ".join(cell(key, r.get(key)) for key in COLUMNS.values()) + " |" for r in report.rows]
+             markdown_table(list(COLUMNS), [[cell(key, r.get(key)) for key in COLUMNS.values()] for r in report.rows],
+                            decimals=3)]
     if report.skipped:
         lines += ["", "Skipped:"] + [f"- {e['variant']}: {e['reason']}" for e in report.skipped]
     if report.batch_search:
         b = report.batch_search
         lines += ["", f"Largest batch within {format_size(b['budget'])} (weights {format_size(b['weights'])} "
-                  f"included; {b['steps']}-step calls, fast setting):", "", "| memory saver | largest batch | peak "
-                  "memory of that batch | tried |", "|---|---|---|---|"]
-        lines += [f"| {e['saver']} | {e['largest_batch']} | {format_size(e.get('peak'))} | "
-                  f"{', '.join(str(t['batch_size']) for t in e['tries']) or e['note']} |" for e in b["savers"]]
+                  f"included; {b['steps']}-step calls, fast setting):", "",
+                  markdown_table(["memory saver", "largest batch", "peak memory of that batch", "tried"],
+                                 [[e["saver"], e["largest_batch"], format_size(e.get("peak")),
+                                   ", ".join(str(t["batch_size"]) for t in e["tries"]) or e["note"]]
+                                  for e in b["savers"]])]
     if report.peer:
         p = report.peer
         lines += ["", f"OpenVINO {p['version']} ran the fast setting's UNet and VAE decoder (converted from the "
