@@ -11,6 +11,13 @@ def check_positive(name: str, value: int) -> int:
     return value
 
 
+def check_count(name: str, value: int) -> int:
+    """Return `value` if it is an integer of at least 0 (a seed, or a count where 0 means none), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer of at least 0, got {value!r}")
+    return value
+
+
 def check_image_size(name: str, value: int | None) -> int | None:
     """Return `value` if it is None (the model's own size) or a positive multiple of 8 pixels, else raise."""
     if value is not None and check_positive(name, value) % 8:

@@ -10,18 +10,15 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import torch
 import yaml
 
 from .files import write_atomically, write_json, write_notebook
-from .inputs import check_image_size, check_positive
-from .loading import check_scheduler, first_line, resolve_device, resolve_dtype, resolve_model
-from .memory import parse_size
+from .loading import first_line
+from .parameters import check_parameter
 from .references import WRITE_VARIABLE, reference_file
 from .results import read_results
 from .runner import execute_in_place, execute_notebook
 from .stopping import progress
-from .techniques import should_compile, should_run_real_scale
 
 # notebooks/ in a checkout; inside the installed package otherwise (pyproject.toml maps one onto the other).
 NOTEBOOKS_DIR = Path(str(importlib.resources.files("sdtutorial.notebook_files")))
@@ -73,41 +70,6 @@ def notebook_parameters(path: Path) -> dict[str, dict]:
 def parse_value(text: str):
     """A command-line value as YAML would read it: `20` is an int, `cpu` a string, `[4, 8]` a list."""
     return yaml.safe_load(text)
-
-
-def check_parameter(name: str, value, params: dict) -> None:
-    """Raise a one-line ValueError if `value` is not acceptable for the parameter `name`."""
-    if name.endswith(("model_id", "vae_id")):
-        resolve_model(value)
-    elif name == "device":
-        resolve_device(value)
-    elif name.endswith("dtype"):
-        resolve_dtype(value, resolve_device(params.get("device", "auto")))
-    elif name.endswith("scheduler"):
-        check_scheduler(value)
-    elif name.endswith(("schedulers", "step_counts", "intervals")):
-        if not isinstance(value, list) or not value:
-            raise ValueError(f"{name} must be a non-empty list, such as [4, 8], got {value!r}")
-        for item in value:
-            if name.endswith("schedulers"):
-                check_scheduler(item)
-            else:
-                check_positive(name.removesuffix("s"), item)
-    elif name.endswith(("steps", "batch_size", "repeats")):
-        check_positive(name, value)
-    elif name.endswith("batch_sizes"):
-        for size in value:
-            check_positive("batch_size", size)
-    elif name.endswith("budget"):
-        parse_size(value)
-    elif name == "compile_unet":
-        should_compile(value, torch.device("cpu"))
-    elif name == "real_scale":
-        should_run_real_scale(value, torch.device("cpu"))
-    elif name in ("height", "width", "real_scale_size"):
-        check_image_size(name, value)
-    elif name.endswith("seed") and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
 def check_parameters(notebooks: list[Path], params: dict) -> None:

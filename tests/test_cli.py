@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from sdtutorial.cli import main, output_folder
+from sdtutorial.notebooks import available_notebooks, notebook_parameters
+from sdtutorial.parameters import CHECKS
 
 SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
 
@@ -27,7 +29,7 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "01", "-p", "half_dtype", "int8"], "unknown dtype 'int8'; accepted: "),
         (["run", "01", "-p", "device", "cpu", "-p", "half_dtype", "float16"], "dtype 'float16' is emulated slowly"),
         (["run", "01", "-p", "model_id", "./no/such/folder"], "model './no/such/folder': no such local folder"),
-        (["run", "01", "-p", "seed", "zero"], "seed must be an integer, got 'zero'"),
+        (["run", "01", "-p", "seed", "zero"], "seed must be an integer of at least 0, got 'zero'"),
         (["run", "03", "-p", "vae_id", "./no/vae"], "model './no/vae': no such local folder"),
         (["run", "02", "-p", "memory_budget", "16"], "memory size 16 is not a number with a unit; accepted units"),
         (["run", "04", "-p", "compile_unet", "maybe"], "compile_unet must be auto, True or False, got 'maybe'"),
@@ -42,6 +44,11 @@ SDTUTORIAL = [sys.executable, "-m", "sdtutorial.cli"]
         (["run", "06", "-p", "cache_intervals", "[]"], "cache_intervals must be a non-empty list"),
         (["run", "06", "-p", "step_schedulers", "[Euler]"], "unknown scheduler 'Euler'; accepted: DDIMScheduler"),
         (["bench", "--quality-prompts", "-1"], "quality_prompts must be an integer of at least 0, got -1"),
+        (["run", "03", "-p", "images_per_prompt", "0"], "images_per_prompt must be an integer of at least 1, got 0"),
+        (["run", "05", "-p", "guidance_scale", "high"], "guidance_scale must be a number of at least 0, got 'high'"),
+        (["run", "05", "-p", "generate_on_start", "yes please"], "generate_on_start must be True or False"),
+        (["run", "03", "-p", "variation_prompts", "[1, 2]"], "variation_prompt must be text, got 1"),
+        (["run", "02", "-p", "batch_sizes", "4"], "batch_sizes must be a non-empty list, such as [4, 8], got 4"),
     ],
 )
 def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path):
@@ -51,6 +58,13 @@ def test_bad_input_is_one_line_and_runs_nothing(argv, message, capsys, tmp_path)
     assert err.startswith("sdtutorial: error: ") and message in err
     assert err.count("\n") == 1
     assert not out_dir.exists()
+
+
+def test_every_notebook_parameter_has_a_check():
+    """A parameter a notebook gains must get a row in sdtutorial.parameters.CHECKS, so its bad values are refused."""
+    names = {name for notebook in available_notebooks() for name in notebook_parameters(notebook)}
+    assert sorted(names - set(CHECKS)) == []
+    assert sorted(set(CHECKS) - names) == []  # and no row outlives its parameter
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

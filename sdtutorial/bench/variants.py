@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..inputs import check_image_size, check_positive
+from ..inputs import check_count, check_image_size, check_positive
 from ..loading import resolve_model
 from ..memory import parse_size
 from ..peers import check_peer
@@ -103,13 +103,10 @@ class Settings:
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
         check_positive("max_batch_size", self.max_batch_size)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer of at least 0, got {self.seed!r}")
+        check_count("seed", self.seed)
         if self.repeats is not None:
             check_positive("repeats", self.repeats)
-        prompts = self.quality_prompts
-        if isinstance(prompts, bool) or not isinstance(prompts, int) or prompts < 0:
-            raise ValueError(f"quality_prompts must be an integer of at least 0, got {self.quality_prompts!r}")
+        check_count("quality_prompts", self.quality_prompts)
         check_image_size("height", self.height)
         check_image_size("width", self.width)
         if self.memory_budget is not None:
