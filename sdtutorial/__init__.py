@@ -27,7 +27,7 @@ from .memory import (
 from .quality import compare, sharpness
 from .references import ReferenceImages
 from .results import record
-from .timing import Timing, time_call, time_side_by_side
+from .timing import Timer, time_call, time_side_by_side
 
 # In every new process transformers says that CLIP's image processor falls back to PIL without torchvision.
 # These pipelines never run it (it feeds Stable Diffusion's safety checker, which they leave out), and the
@@ -40,7 +40,7 @@ __all__ = [
     "EMBEDDED_MODELS",
     "ModelNotAvailableError",
     "ReferenceImages",
-    "Timing",
+    "Timer",
     "block_means",
     "check_scheduler",
     "compare",

@@ -4,21 +4,39 @@ import statistics
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of each timed repeat."""
+class Timer:
+    """Times the code in each `with timer:` block, waiting for `device` at both ends; keeps every time.
 
-    seconds: list[float]
+    As in d2l's Timer, the timing stays visible around the code it times:
+
+        timer = Timer(device)
+        for _ in range(3):
+            with timer:
+                images = pipeline(**inputs).images
+        timer.median
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", seconds: list[float] | None = None):
+        self.device = torch.device(device)
+        self.seconds = list(seconds or [])
+
+    def __enter__(self) -> "Timer":
+        synchronize(self.device)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *error) -> None:
+        synchronize(self.device)
+        self.seconds.append(time.perf_counter() - self._start)
 
     @property
     def median(self) -> float:
-        """Median of the repeats, in seconds."""
+        """Median of the timed blocks, in seconds."""
         return statistics.median(self.seconds)
 
 
@@ -30,17 +48,17 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def time_call(fn: Callable[[], Any], device: torch.device, repeats: int = 3, warmup: int = 1) -> tuple[Any, Timing]:
-    """Call `fn` `warmup` times untimed, then `repeats` times timed; return the last result and the timings."""
+def time_call(fn: Callable[[], Any], device: torch.device, repeats: int = 3, warmup: int = 1) -> tuple[Any, Timer]:
+    """Call `fn` `warmup` times untimed, then `repeats` times timed; return the last result and the timer."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be at least 1 and warmup at least 0, got {repeats} and {warmup}")
     for _ in range(warmup):
         fn()
-    seconds = []
+    timer = Timer(device)
     for _ in range(repeats):
-        result, elapsed = _timed(fn, device)
-        seconds.append(elapsed)
-    return result, Timing(seconds)
+        with timer:
+            result = fn()
+    return result, timer
 
 
 def time_side_by_side(
@@ -49,30 +67,24 @@ def time_side_by_side(
     device: torch.device,
     repeats: int = 3,
     warmup: int = 1,
-) -> dict[str, tuple[Any, Timing]]:
+) -> dict[str, tuple[Any, Timer]]:
     """Time `fn` under each of `settings` in turn, one call of each per round, and return each one's last result
-    and timings.
+    and timer.
 
     A setting is a function that returns a context manager applying it (`contextlib.nullcontext` for none);
-    entering and leaving it is not timed. Timed one after another, the settings measured later met another
-    state of a shared machine than the first (on a 2-core CPU the same call took 0.63 s as the first setting and
-    0.48 s as the third), so each round calls every setting once and a slow moment falls on all of them alike.
+    entering and leaving it is not timed. Timed one after another, the settings measured later meet another
+    state of a shared machine than the first, so each round calls every setting once and a slow moment falls on
+    all of them alike.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be at least 1 and warmup at least 0, got {repeats} and {warmup}")
-    results, seconds = {}, {name: [] for name in settings}
+    results, timers = {}, {name: Timer(device) for name in settings}
     for round_number in range(warmup + repeats):
         for name, setting in settings.items():
             with setting():
-                results[name], elapsed = _timed(fn, device)
-            if round_number >= warmup:
-                seconds[name].append(elapsed)
-    return {name: (results[name], Timing(seconds[name])) for name in settings}
-
-
-def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
-    synchronize(device)
-    start = time.perf_counter()
-    result = fn()
-    synchronize(device)
-    return result, time.perf_counter() - start
+                if round_number < warmup:
+                    results[name] = fn()
+                    continue
+                with timers[name]:
+                    results[name] = fn()
+    return {name: (results[name], timers[name]) for name in settings}

@@ -5,7 +5,7 @@ from functools import partial
 import pytest
 import torch
 
-from sdtutorial.timing import Timing, time_call, time_side_by_side
+from sdtutorial.timing import Timer, time_call, time_side_by_side
 
 
 def test_warmup_runs_are_not_timed():
@@ -22,7 +22,17 @@ def test_each_repeat_times_one_call():
 
 
 def test_median():
-    assert Timing([3.0, 1.0, 2.0]).median == 2.0
+    assert Timer(seconds=[3.0, 1.0, 2.0]).median == 2.0
+
+
+def test_a_timer_keeps_one_time_per_with_block_and_times_only_the_block():
+    timer = Timer("cpu")
+    for pause in (0.02, 0.05):
+        with timer:
+            time.sleep(pause)
+        time.sleep(1.0)  # outside the block: counted, it would add a second, a margin no busy machine closes
+    assert len(timer.seconds) == 2
+    assert 0.02 <= timer.seconds[0] < 1.0 and 0.05 <= timer.seconds[1] < 1.0
 
 
 def test_bad_repeats_are_refused():
