@@ -25,18 +25,14 @@ from .peers import PEERS
 from .stopping import Terminated, end_child_processes, progress, raise_on_stop_signals
 from .sweep import (
     CPUS_PER_POINT,
-    Axes,
     check_points,
-    choose_axes,
-    choose_y,
     make_points,
     parse_grid_option,
     read_sweep_file,
     read_yaml_mapping,
     run_sweep,
-    table_rows,
-    write_outputs,
 )
+from .sweep_report import Axes, choose_axes, choose_y, table_rows, write_sweep_files
 from .tables import markdown_table
 
 
@@ -94,7 +90,7 @@ def command_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     _, rows = table_rows(summary.records)
-    files = write_outputs(out_dir, notebook, summary.records, Axes(x, tuple(choose_y(rows, args.y)), hue))
+    files = write_sweep_files(out_dir, notebook, summary.records, Axes(x, tuple(choose_y(rows, args.y)), hue))
     print((out_dir / "sweep.md").read_text(), end="")
     print("wrote " + ", ".join(str(path) for path in files))
     for record in summary.records:
@@ -152,7 +148,7 @@ def command_bench(args: argparse.Namespace) -> int:
     import diffusers
     import transformers
 
-    from .bench import Settings, markdown, run_bench, write_outputs
+    from .bench import Settings, markdown, run_bench, write_bench_files
 
     diffusers.utils.logging.disable_progress_bar()  # the benchmark loads models several times; one bar is enough
     transformers.utils.logging.disable_progress_bar()
@@ -166,7 +162,7 @@ def command_bench(args: argparse.Namespace) -> int:
     )
     out_dir = output_folder(args.output, "bench-")
     report = run_bench(settings)
-    paths = write_outputs(report, out_dir)
+    paths = write_bench_files(report, out_dir)
     print(markdown(report))
     print("wrote " + ", ".join(str(path) for path in paths.values()))
     return 0

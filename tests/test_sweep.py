@@ -17,19 +17,8 @@ import pytest
 
 from sdtutorial.cli import main
 from sdtutorial.notebooks import find_notebooks
-from sdtutorial.sweep import (
-    POINT_FILE,
-    Axes,
-    choose_axes,
-    choose_y,
-    finished,
-    make_points,
-    parse_grid_option,
-    point_resources,
-    read_sweep_file,
-    table_rows,
-    write_outputs,
-)
+from sdtutorial.sweep import POINT_FILE, finished, make_points, parse_grid_option, point_resources, read_sweep_file
+from sdtutorial.sweep_report import Axes, choose_axes, choose_y, table_rows, write_sweep_files
 
 BIN = Path(sys.executable).parent
 PLAYGROUND = find_notebooks(["playground"])[0]
@@ -124,7 +113,7 @@ def test_tables_and_chart_of_a_sweep(tmp_path):
     assert choose_y(rows, ["quality.adherence"]) == ["results.quality.adherence"]
     with pytest.raises(ValueError, match="those are: quality.adherence, seconds.fast"):
         choose_y(rows, ["adherance"])
-    files = write_outputs(tmp_path, PLAYGROUND, finished_records, Axes(x, ("results.quality.adherence",), hue))
+    files = write_sweep_files(tmp_path, PLAYGROUND, finished_records, Axes(x, ("results.quality.adherence",), hue))
     assert [f.name for f in files] == ["sweep.csv", "sweep.json", "sweep.md", "sweep.png"]
     assert (tmp_path / "sweep.png").stat().st_size > 5000
     table = (tmp_path / "sweep.md").read_text().splitlines()
