@@ -17,7 +17,7 @@ from sdtutorial.bench import (
     FAST,
     HALF,
     VARIANTS,
-    Pipelines,
+    LoadedModels,
     Settings,
     Variant,
     best_combination,
@@ -25,7 +25,7 @@ from sdtutorial.bench import (
     markdown,
     prune,
     run_bench,
-    write_outputs,
+    write_bench_files,
 )
 from sdtutorial.cli import main
 from sdtutorial.loading import MODELS_DIR, half_is_emulated, load_pipeline
@@ -153,11 +153,11 @@ def test_bench_scores_each_variant_on_toyworld_beside_its_speedup():
 @pytest.mark.extended
 def test_every_speed_option_combines_and_undoes():
     settings = Settings(model_id="tiny-random", device="cpu")
-    pipelines = Pipelines(settings, torch.device("cpu"))
-    pipeline = pipelines.get("float32")
+    models = LoadedModels(settings, torch.device("cpu"))
+    pipeline = models.get("float32")
     vae, unet, scheduler = pipeline.vae, pipeline.unet, pipeline.scheduler
     together = Variant("all", dtype="float32", tiny_vae=True, fused_qkv=True, deepcache=2, channels_last=True)
-    undo = configure(pipeline, together, pipelines)
+    undo = configure(pipeline, together, models)
     assert isinstance(pipeline.vae, AutoencoderTiny) and pipeline.fusing_unet
     image = pipeline("a photo", num_inference_steps=2, height=64, width=64, output_type="np").images[0]
     assert image.std() > 0
@@ -213,7 +213,7 @@ def test_batch_search_reports_each_memory_saver(quick_report):
 
 @pytest.mark.extended
 def test_outputs_hold_the_table(quick_report, tmp_path):
-    paths = write_outputs(quick_report, tmp_path)
+    paths = write_bench_files(quick_report, tmp_path)
     data = json.loads(paths["json"].read_text())
     for row in data["rows"]:
         assert {"variant", "seconds_per_image", "images_per_second", "peak_memory", "speedup"} <= set(row)

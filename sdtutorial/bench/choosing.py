@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 import torch
 
-from .pipelines import Pipelines, configure, skip_reason
+from .pipelines import LoadedModels, configure, skip_reason
 from .variants import BASELINE, FAST, HALF, Settings, Variant, combination
 
 BEST_MARGIN = 0.02  # an option leaves the best combination if the combination without it was this much faster
 QUALITY_MARGIN = 0.02  # ... and, where quality was measured, cost at most this much adherence on toyworld
 QUALITY_MODEL = "toyworld"  # the model whose scorer measures each variant's quality cost
-# The best combination's row is the headline, and its calls are the shortest: on a 2-core CPU one 8 s call of the
-# same combination took 7.8 s and 9.7 s in one run. Its median of this many calls costs two calls more.
+# The best combination's row is the headline, and its calls are the shortest, so one busy moment of a small
+# machine moves a single call the most. Its median of this many calls costs two calls more.
 BEST_REPEATS = 3
 
 
@@ -31,7 +31,7 @@ class QualityCosts:
         self.prompts = settings.quality_prompts
         self.settings = dataclasses.replace(settings, model_id=QUALITY_MODEL, tiny_vae_id=None, variants=None)
         self.device, self.progress = device, progress
-        self.pipelines = Pipelines(self.settings, device) if self.prompts else None
+        self.models = LoadedModels(self.settings, device) if self.prompts else None
         self.results: dict[str, dict] = {}
         self.seconds = 0.0
 
@@ -39,15 +39,15 @@ class QualityCosts:
         # Offloading changes where the same arithmetic runs, not the images; what cannot run here is not scored.
         variant = dataclasses.replace(variant, dtype="float32")
         if (not self.prompts or variant.offload or variant.name == HALF.name
-                or skip_reason(variant, self.settings, self.device, self.pipelines)):
+                or skip_reason(variant, self.settings, self.device, self.models)):
             return
         from .. import scorer
         from ..evaluate import evaluation_prompts, generate
 
         start = time.perf_counter()
         prompts = evaluation_prompts(self.prompts)
-        pipeline = self.pipelines.get(variant.dtype)
-        undo = configure(pipeline, variant, self.pipelines)
+        pipeline = self.models.get(variant.dtype)
+        undo = configure(pipeline, variant, self.models)
         try:
             images = generate(pipeline, prompts, variant.steps, batch_size=25, progress=self.progress,
                               description=f"quality: {variant.name}")

@@ -1,4 +1,4 @@
-"""The pipelines a benchmark runs on, and putting a variant's settings on one and taking them off again."""
+"""The models a benchmark loads once, and putting a variant's settings on a pipeline and taking them off again."""
 
 import copy
 import gc
@@ -36,8 +36,9 @@ class PipelineClock:
             self.seconds += time.perf_counter() - start
 
 
-class Pipelines:
-    """The pipeline under test in one dtype at a time (loading a model is seconds; two copies may not fit)."""
+class LoadedModels:
+    """The models a benchmark loads once: the pipeline under test in one dtype at a time (loading one takes seconds,
+    two copies may not fit), the tiny VAE decoders and the pipeline's compiled UNets."""
 
     def __init__(self, settings: Settings, device: torch.device):
         self.settings, self.device = settings, device
@@ -69,7 +70,7 @@ class Pipelines:
         return self.tiny_vaes[dtype]
 
 
-def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipelines: Pipelines) -> str | None:
+def skip_reason(variant: Variant, settings: Settings, device: torch.device, models: LoadedModels) -> str | None:
     """Why `variant` cannot run here, or None."""
     if variant.compile or variant.regional_compile:
         compile_now, reason = should_compile(settings.compile_unet, device)
@@ -83,7 +84,7 @@ def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipe
         return offload_skip_reason(device)
     if variant.tiny_vae:
         try:
-            pipelines.tiny_vae(variant.dtype)
+            models.tiny_vae(variant.dtype)
         except (ModelNotAvailableError, ValueError) as error:
             return f"no tiny VAE decoder: {first_line(error)}"
     if variant.dtype != "float32":
@@ -94,7 +95,7 @@ def skip_reason(variant: Variant, settings: Settings, device: torch.device, pipe
     return None
 
 
-def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], None]:
+def configure(pipeline, variant: Variant, models: LoadedModels) -> Callable[[], None]:
     """Apply `variant`'s settings to `pipeline`; return a function that undoes them."""
     scheduler, vae, unet = pipeline.scheduler, pipeline.vae, pipeline.unet
     if variant.scheduler:
@@ -103,19 +104,19 @@ def configure(pipeline, variant: Variant, pipelines: Pipelines) -> Callable[[], 
     if variant.channels_last:
         pipeline.unet.to(memory_format=torch.channels_last)
     if variant.tiny_vae:
-        pipeline.vae = pipelines.tiny_vae(variant.dtype)
+        pipeline.vae = models.tiny_vae(variant.dtype)
     if variant.vae_slicing:
         pipeline.vae.enable_slicing()
     if variant.compile or variant.regional_compile:
         key = "regional" if variant.regional_compile else "full"
-        if key not in pipelines.compiled:
+        if key not in models.compiled:
             torch._dynamo.reset()  # a fresh compile, whose time the first call shows
             if variant.regional_compile:
-                pipelines.compiled[key] = copy.deepcopy(unet)
-                pipelines.compiled[key].compile_repeated_blocks()
+                models.compiled[key] = copy.deepcopy(unet)
+                models.compiled[key].compile_repeated_blocks()
             else:
-                pipelines.compiled[key] = torch.compile(unet)
-        pipeline.unet = pipelines.compiled[key]
+                models.compiled[key] = torch.compile(unet)
+        pipeline.unet = models.compiled[key]
     # diffusers fuses only AutoencoderKL's attention; the tiny VAE decoder has none to fuse.
     fuse_vae = isinstance(pipeline.vae, AutoencoderKL)
     if variant.fused_qkv:

@@ -15,7 +15,7 @@ from ..quality import compare
 from ..step_costs import emulation_cost
 from ..timing import time_call
 from .choosing import BEST_REPEATS, QualityCosts, best_combination, prune
-from .pipelines import PipelineClock, Pipelines, configure, dtype_name, quick_steps, skip_reason
+from .pipelines import LoadedModels, PipelineClock, configure, dtype_name, quick_steps, skip_reason
 from .variants import BASELINE, FAST, HALF, MEMORY_SAVERS, SHORT_CALL_STEPS, VARIANTS, Settings, Variant
 
 PEER_PRECISIONS = {"": None, "float32": "f32"}  # OpenVINO's own choice of precision, then float32 as PyTorch's
@@ -52,7 +52,7 @@ class BenchRun:
         self.repeats = 1 if settings.quick else settings.repeats or (1 if device.type == "cpu" else 3)
         self.best_repeats = 1 if settings.quick else max(self.repeats, BEST_REPEATS)
         self.max_batch = min(settings.max_batch_size, 4) if settings.quick else settings.max_batch_size
-        self.pipelines, self.clock = Pipelines(settings, device), PipelineClock()
+        self.models, self.clock = LoadedModels(settings, device), PipelineClock()
         self.report = Report(
             settings=dataclasses.asdict(settings) | {"repeats": self.repeats, "best_repeats": self.best_repeats,
                                                      "max_batch_size": self.max_batch},
@@ -116,7 +116,7 @@ class BenchRun:
             "pipeline_calls": self.clock.seconds,
             "quality": quality.seconds,  # the toyworld runs that score each variant
             "peer_conversion": conversion,  # converting the peer's models (the calls are in pipeline_calls)
-            "loading": self.pipelines.load_seconds,
+            "loading": self.models.load_seconds,
             "overhead": overhead,
             "overhead_fraction": overhead / total,
         }
@@ -136,8 +136,8 @@ class BenchRun:
         """The pipeline to run `variant` on: the shared one, or for offloading a fresh one that diffusers moves to
         the CPU (loaded for the GPU first, so that `half` means the GPU's float16)."""
         if not variant.offload:
-            return self.pipelines.get(variant.dtype)
-        pipeline = self.pipelines.load(variant.dtype, self.device.type)
+            return self.models.get(variant.dtype)
+        pipeline = self.models.load(variant.dtype, self.device.type)
         getattr(pipeline, f"enable_{variant.offload}_cpu_offload")(device=self.device)
         return pipeline
 
@@ -158,10 +158,10 @@ class BenchRun:
         self.bar.set_postfix_str(variant.name)
         runs_as = dataclasses.replace(variant, dtype="float32") if (
             self.half_in_float32 and variant.dtype == "half") else variant
-        reason = skip_reason(runs_as, self.settings, self.device, self.pipelines)
+        reason = skip_reason(runs_as, self.settings, self.device, self.models)
         if reason is None:
             pipeline = self.pipeline_for(runs_as)
-            undo = configure(pipeline, runs_as, self.pipelines)
+            undo = configure(pipeline, runs_as, self.models)
             try:
                 images = self.measure(pipeline, variant, dtype_name(runs_as.dtype, self.device), calls=calls)
                 if variant == FAST and runs_as.dtype == "float32":
@@ -189,8 +189,8 @@ class BenchRun:
         bar.total += len(PEER_PRECISIONS)
         bar.set_postfix_str("peer: OpenVINO (converting)")
         fast32 = dataclasses.replace(FAST, dtype="float32")
-        pipeline = self.pipelines.get("float32")
-        undo = configure(pipeline, fast32, self.pipelines)
+        pipeline = self.models.get("float32")
+        undo = configure(pipeline, fast32, self.models)
         try:
             reference = self.float32_fast_images or self.call(pipeline, quick_steps(FAST.steps, settings.quick))
             native = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
@@ -226,7 +226,7 @@ class BenchRun:
 
     def batch_search(self) -> dict:
         """The largest batch that fits the memory budget (weights included), with each memory saver."""
-        pipeline = self.pipelines.get(FAST.dtype)
+        pipeline = self.models.get(FAST.dtype)
         budget = parse_size(self.settings.memory_budget)
         weights = weights_bytes(pipeline)
         result = {"budget": budget, "weights": weights, "call_budget": budget - weights, "steps": SHORT_CALL_STEPS,
@@ -236,7 +236,7 @@ class BenchRun:
                 result["savers"].append({"saver": saver, "largest_batch": 0, "tries": [],
                                          "note": f"the weights alone take {format_size(weights)}"})
                 continue
-            undo = configure(pipeline, dataclasses.replace(FAST, **options), self.pipelines)
+            undo = configure(pipeline, dataclasses.replace(FAST, **options), self.models)
             try:
                 largest, tries = largest_batch(lambda n: self.call(pipeline, SHORT_CALL_STEPS, n), self.device,
                                                budget - weights, self.max_batch)
