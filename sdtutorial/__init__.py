@@ -16,6 +16,8 @@ from .loading import (
     set_scheduler,
 )
 from .memory import (
+    PeakMemory,
+    attention_kind,
     format_size,
     largest_batch,
     measure,
@@ -60,6 +62,8 @@ __all__ = [
     "metric_charts",
     "parse_size",
     "peak_memory",
+    "PeakMemory",
+    "attention_kind",
     "psnr",
     "record",
     "resolve_device",

@@ -5,7 +5,7 @@ import functools
 import re
 import sys
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,8 @@ def _reset_cpu_peak() -> int:
 def _end_cpu_peak() -> None:
     """Put glibc's thresholds where its own adjustment leaves them, so that later calls run at full speed.
 
-    Under the 128 KiB threshold every large tensor costs an mmap and fresh page faults: sd15-arch's
-    calls took 6.3 s instead of 4.0 s. Setting a threshold switches glibc's adjustment off for good,
+    Under the 128 KiB threshold every large tensor costs an mmap and fresh page faults, which makes a
+    large model's calls markedly slower. Setting a threshold switches glibc's adjustment off for good,
     so the steady values are set explicitly.
     """
     libc = ctypes.CDLL("libc.so.6")
@@ -72,28 +72,46 @@ def _end_cpu_peak() -> None:
     libc.mallopt(M_TRIM_THRESHOLD, STEADY_TRIM_THRESHOLD)
 
 
-def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int | None]:
-    """Call `fn`; return its result and its peak memory above what was in use before, in bytes.
+class PeakMemory:
+    """The peak memory of the code in a `with PeakMemory(device) as peak:` block above what was in use before it,
+    in bytes, as `peak.bytes` once the block ends.
 
     On CUDA this is `torch.cuda.max_memory_allocated`; on a Linux CPU the peak resident size of the
     whole process (the kernel's VmHWM), which counts every allocation, not only tensors. Where
-    neither is available (MPS, macOS, Windows) the peak is None.
+    neither is available (MPS, macOS, Windows) `bytes` stays None. On a CPU the measurement makes
+    every large tensor come fresh from the OS, which slows the code down: time it in another call.
     """
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
+
+    def __init__(self, device: torch.device | str):
+        self.device = torch.device(device)
+        self.bytes: int | None = None
+        self._cpu = self.device.type == "cpu" and cpu_peak_supported()
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._before = torch.cuda.memory_allocated(self.device)
+        elif self._cpu:
+            self._before = _reset_cpu_peak()
+        return self
+
+    def __exit__(self, *error) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.bytes = torch.cuda.max_memory_allocated(self.device) - self._before
+        elif self._cpu:
+            try:
+                self.bytes = _status_bytes("VmHWM") - self._before
+            finally:
+                _end_cpu_peak()
+
+
+def peak_memory(fn: Callable[[], Any], device: torch.device) -> tuple[Any, int | None]:
+    """Call `fn`; return its result and its peak memory above what was in use before, in bytes (see PeakMemory)."""
+    with PeakMemory(device) as peak:
         result = fn()
-        torch.cuda.synchronize(device)
-        return result, torch.cuda.max_memory_allocated(device) - before
-    if device.type == "cpu" and cpu_peak_supported():
-        before = _reset_cpu_peak()
-        try:
-            result = fn()
-            return result, _status_bytes("VmHWM") - before
-        finally:
-            _end_cpu_peak()
-    return fn(), None
+    return result, peak.bytes
 
 
 def available_cpu_memory() -> int:
@@ -155,6 +173,17 @@ def largest_batch(
 
 
 ATTENTION_KINDS = ("sdpa", "classic", "sliced")
+
+
+@contextmanager
+def attention_kind(pipeline, kind: str):
+    """Attend with `kind` (see use_attention) inside a with block; PyTorch's fused kernel again after it."""
+    use_attention(pipeline, kind)
+    try:
+        yield
+    finally:
+        pipeline.disable_attention_slicing()
+        use_attention(pipeline, "sdpa")
 
 
 def use_attention(pipeline, kind: str) -> None:

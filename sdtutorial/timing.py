@@ -14,16 +14,18 @@ class Timer:
 
     As in d2l's Timer, the timing stays visible around the code it times:
 
-        timer = Timer(device)
-        for _ in range(3):
+        timer = Timer(device, warmup=1)  # the first block warms up and is not counted
+        for _ in range(4):
             with timer:
-                images = pipeline(**inputs).images
+                images = pipeline(**get_inputs(prompt)).images
         timer.median
     """
 
-    def __init__(self, device: torch.device | str = "cpu", seconds: list[float] | None = None):
+    def __init__(self, device: torch.device | str = "cpu", warmup: int = 0, seconds: list[float] | None = None):
         self.device = torch.device(device)
+        self.warmup = warmup
         self.seconds = list(seconds or [])
+        self.blocks = 0
 
     def __enter__(self) -> "Timer":
         synchronize(self.device)
@@ -32,7 +34,9 @@ class Timer:
 
     def __exit__(self, *error) -> None:
         synchronize(self.device)
-        self.seconds.append(time.perf_counter() - self._start)
+        self.blocks += 1
+        if self.blocks > self.warmup:
+            self.seconds.append(time.perf_counter() - self._start)
 
     @property
     def median(self) -> float:

@@ -21,6 +21,14 @@ def test_each_repeat_times_one_call():
     assert len(timing.seconds) == 2 and all(s >= 0.05 for s in timing.seconds)
 
 
+def test_a_timer_leaves_out_its_warm_up_blocks():
+    timer = Timer("cpu", warmup=2)
+    for _ in range(5):
+        with timer:
+            pass
+    assert timer.blocks == 5 and len(timer.seconds) == 3
+
+
 def test_median():
     assert Timer(seconds=[3.0, 1.0, 2.0]).median == 2.0
 
