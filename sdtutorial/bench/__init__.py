@@ -7,7 +7,7 @@ call, since a call's peak does not grow with its number of steps. Speedups are a
 baseline (float32, PNDM, 50 steps) measured in the same run.
 
 - `variants`: the settings compared (`Variant`, the guide's and newer techniques) and what a run measures (`Settings`);
-- `pipelines`: the pipeline under test, and putting a variant's settings on it and off again;
+- `pipelines`: the models a run loads once (`LoadedModels`), and putting a variant's settings on it and off again;
 - `running`: a run (`run_bench`, `BenchRun`), the peer and the batch search;
 - `choosing`: the best combination of speed options, and each option's quality cost on toyworld;
 - `reporting`: the Markdown table and bench.json, .md, .csv and .png.
@@ -15,8 +15,8 @@ baseline (float32, PNDM, 50 steps) measured in the same run.
 
 from ..step_costs import emulation_cost, estimate_seconds, step_costs
 from .choosing import QualityCosts, best_combination, prune
-from .pipelines import Pipelines, configure
-from .reporting import markdown, write_outputs
+from .pipelines import LoadedModels, configure
+from .reporting import markdown, write_bench_files
 from .running import BenchRun, Report, run_bench
 from .variants import (
     BASELINE,
@@ -40,7 +40,7 @@ __all__ = [
     "SPEED_VARIANTS",
     "VARIANTS",
     "BenchRun",
-    "Pipelines",
+    "LoadedModels",
     "QualityCosts",
     "Report",
     "Settings",
@@ -54,5 +54,5 @@ __all__ = [
     "prune",
     "run_bench",
     "step_costs",
-    "write_outputs",
+    "write_bench_files",
 ]

@@ -72,7 +72,7 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(report: Report, out_dir: Path) -> dict[str, Path]:
+def write_bench_files(report: Report, out_dir: Path) -> dict[str, Path]:
     """Write bench.json, bench.md, bench.csv and bench.png into `out_dir`; return their paths."""
     from ..display import bench_chart
 
