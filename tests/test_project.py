@@ -4,6 +4,7 @@ import subprocess
 import sys
 import tomllib
 
+import nbformat
 import yaml
 from packaging.requirements import Requirement
 
@@ -45,3 +46,15 @@ def test_ruff_finds_nothing():
         cwd=ROOT, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lesson_cells_are_short_enough_to_read():
+    """Code cells, the parameters cell aside (papermill reads each parameter from one line), keep lines within the
+    120 characters the package keeps: a lesson shows the guide's calls, and a reader scrolling sideways misses them."""
+    long_lines = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+                long_lines += [f"{path.stem} cell {index}: {line[:60]}..." for line in cell.source.splitlines()
+                               if len(line) > 120]
+    assert long_lines == []

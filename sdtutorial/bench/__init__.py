@@ -13,7 +13,6 @@ baseline (float32, PNDM, 50 steps) measured in the same run.
 - `reporting`: the Markdown table and bench.json, .md, .csv and .png.
 """
 
-from ..step_costs import emulation_cost, estimate_seconds, step_costs
 from .choosing import QualityCosts, best_combination, prune
 from .pipelines import LoadedModels, configure
 from .reporting import markdown, write_bench_files
@@ -48,11 +47,8 @@ __all__ = [
     "best_combination",
     "combination",
     "configure",
-    "emulation_cost",
-    "estimate_seconds",
     "markdown",
     "prune",
     "run_bench",
-    "step_costs",
     "write_bench_files",
 ]
