@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: tutorial test test-all test-matrix references bench evaluate toyworld lab lint environment.yml clean
+.PHONY: tutorial test test-all test-matrix references book bench evaluate toyworld lab lint environment.yml clean
 
 $(VENV)/installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -38,6 +38,12 @@ test-matrix: $(VENV)/installed
 references: $(VENV)/installed
 	$(BIN)/sdtutorial references
 
+# The book: the notebooks as committed (nothing runs) and docs/ as a website with search, in docs/_build/html;
+# warnings are errors. Seconds.
+book: $(VENV)/installed
+	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 # The guide's variants on Stable Diffusion v1.5's architecture (sd15-arch), side by side, at 256x256, and OpenVINO
 # running the same pipeline: 12-20 minutes on 2 CPU cores with native bfloat16 (AMX, Zen 4), some 45 on 2 AVX2 cores (where
 # bfloat16 is emulated, the half rows run in float32). On a GPU: make bench BENCH_ARGS="--memory-budget 16GiB".
@@ -70,4 +76,4 @@ environment.yml: requirements.lock
 	  grep -v '^#' requirements.lock | sed 's/^/      - /'; echo "      - -e ."; } > $@
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs docs/_build

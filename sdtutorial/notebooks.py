@@ -37,9 +37,13 @@ def copy_notebooks(destination: Path, folder: Path | None = None) -> list[Path]:
     """Copy the tutorial's notebooks into `destination` to open them in Jupyter; existing files are kept."""
     destination.mkdir(parents=True, exist_ok=True)
     copied = []
-    for notebook in available_notebooks(folder):
+    notebooks = available_notebooks(folder)
+    for notebook in notebooks:
         if not (destination / notebook.name).exists():
             copied.append(Path(shutil.copy2(notebook, destination)))
+    images = notebooks[0].parent / "images"  # the pictures the notebooks' text shows
+    if images.is_dir():
+        shutil.copytree(images, destination / "images", dirs_exist_ok=True)
     return copied
 
 

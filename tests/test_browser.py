@@ -1,5 +1,6 @@
 """The playground in the real thing: JupyterLab in headless Chromium, driven by Playwright."""
 
+import os
 import re
 import secrets
 import socket
@@ -85,6 +86,9 @@ def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_
             fingerprint_shown = shown.inner_text()
             expect(page.locator(".sdtutorial-status")).to_contain_text("1 image(s) in")
             expect(page.locator(".jupyter-widgets img").first).to_be_visible()
+            if os.environ.get("SDTUTORIAL_PLAYGROUND_SCREENSHOT"):  # the book's picture of the panel (05's markdown)
+                panel = page.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Generate"))
+                panel.first.screenshot(path=os.environ["SDTUTORIAL_PLAYGROUND_SCREENSHOT"])
         finally:
             page.screenshot(path=folder / "playground.png", full_page=True)  # on failure too, to see why
             browser.close()
