@@ -35,7 +35,7 @@ from .sweep_report import write_sweep_files
 POINT_FILE = "point.json"
 SWEEP_FILE_KEYS = ("grid", "points", "parameters")
 # A point is mostly single-threaded (kernel start, imports, small kernels), so points side by side on one core each
-# finish sooner than one at a time on all cores (the README has the measurement); memory bounds how many run at once.
+# finish sooner than one at a time on all cores (docs/sweeps.md has the measurement); memory bounds how many at once.
 CPUS_PER_POINT = 1
 MEMORY_PER_POINT = 3 * 2**30  # a toyworld notebook's kernel peaks near 1.5 GiB; sd15-arch ones need more
 
