@@ -123,7 +123,7 @@ def test_run_writes_outputs_and_summary_and_leaves_notebooks_alone(tmp_path, not
         capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr
-    assert "01_speed         ok" in done.stdout
+    assert "| 01_speed | ok |" in done.stdout
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary[0]["status"] == "ok"
     assert summary[0]["parameters"] == {"model_id": "sd15-arch", "height": 64, "width": 96, "num_inference_steps": 2,

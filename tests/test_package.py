@@ -43,6 +43,6 @@ def test_a_wheel_install_runs_a_notebook(tmp_path):
                   "-p", "quality_prompts", "1"]
     done = run(python, "-m", "sdtutorial.cli", "run", "speed", *parameters, "-o", tmp_path / "out", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert (tmp_path / "out" / "01_speed.ipynb").is_file() and "01_speed         ok" in done.stdout
+    assert (tmp_path / "out" / "01_speed.ipynb").is_file() and "| 01_speed | ok |" in done.stdout
     where = run(python, "-c", "import sdtutorial.notebooks as n; print(n.NOTEBOOKS_DIR)", cwd=tmp_path).stdout
     assert Path(where.strip()).is_relative_to(site)
