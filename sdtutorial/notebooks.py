@@ -34,7 +34,8 @@ def available_notebooks(folder: Path | None = None) -> list[Path]:
 
 
 def copy_notebooks(destination: Path, folder: Path | None = None) -> list[Path]:
-    """Copy the tutorial's notebooks into `destination` to open them in Jupyter; existing files are kept."""
+    """Copy the tutorial's notebooks into `destination` to open them in Jupyter (existing notebooks are kept) and
+    the pictures their text shows (images/)."""
     destination.mkdir(parents=True, exist_ok=True)
     copied = []
     notebooks = available_notebooks(folder)

@@ -1,6 +1,6 @@
 """What each notebook parameter accepts: one table, checked before any notebook runs (`sdtutorial run`, sweeps).
 
-Every parameter of every notebook has a row; tests/test_notebooks.py fails when a notebook gains one without.
+Every parameter of every notebook has a row; tests/test_cli.py fails when a notebook gains one without.
 """
 
 import torch
