@@ -23,7 +23,7 @@ from .files import write_atomically, write_notebook
 from .fingerprint import images_block_means
 from .inputs import get_inputs
 from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device, set_scheduler
-from .notebooks import available_notebooks, notebook_parameters
+from .notebooks import available_notebooks, copy_images, notebook_parameters
 from .references import differing_images, load_references
 from .techniques import offload_skip_reason, should_compile, should_run_real_scale, xformers_status
 
@@ -176,6 +176,8 @@ def write_handouts(out_dir: Path, solutions: bool = False) -> Path:
         title = teacher.cells[0].source.splitlines()[0].lstrip("# ") if teacher.cells else path.stem
         rows.append(f"<tr><td>{html.escape(path.stem)}</td><td>{html.escape(title)}</td>"
                     f"<td>{exercise_points(teacher)}</td><td>{'<br>'.join(links)}</td></tr>")
+    for prefix in ["", "solutions/"] if solutions else [""]:
+        copy_images(out_dir / prefix)
     index = out_dir / "index.html"
     write_atomically(
         index, "<!doctype html><html><head><meta charset='utf-8'><title>sdtutorial handouts</title></head><body>"

@@ -38,14 +38,18 @@ def copy_notebooks(destination: Path, folder: Path | None = None) -> list[Path]:
     the pictures their text shows (images/)."""
     destination.mkdir(parents=True, exist_ok=True)
     copied = []
-    notebooks = available_notebooks(folder)
-    for notebook in notebooks:
+    for notebook in available_notebooks(folder):
         if not (destination / notebook.name).exists():
             copied.append(Path(shutil.copy2(notebook, destination)))
-    images = notebooks[0].parent / "images"  # the pictures the notebooks' text shows
+    copy_images(destination, folder)
+    return copied
+
+
+def copy_images(destination: Path, folder: Path | None = None) -> None:
+    """Copy the pictures the notebooks' text shows (images/ beside them) into `destination`/images."""
+    images = (folder or NOTEBOOKS_DIR) / "images"
     if images.is_dir():
         shutil.copytree(images, destination / "images", dirs_exist_ok=True)
-    return copied
 
 
 def find_notebooks(names: list[str], folder: Path | None = None) -> list[Path]:

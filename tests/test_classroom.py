@@ -175,5 +175,9 @@ def test_handouts_open_in_a_browser_with_images_and_without_solutions(tmp_path):
             page.get_by_role("link", name="solutions (HTML)").first.click()
             page.wait_for_load_state()
             assert "BEGIN SOLUTION" in page.locator("body").inner_text()
+            page.goto((tmp_path / "handouts" / "05_playground.html").as_uri())  # its picture is a file beside it
+            page.wait_for_load_state()
+            widths = page.eval_on_selector_all("img", "images => images.map(image => image.naturalWidth)")
+            assert widths and all(width > 0 for width in widths), widths
         finally:
             browser.close()
