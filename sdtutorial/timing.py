@@ -56,10 +56,8 @@ def time_call(fn: Callable[[], Any], device: torch.device, repeats: int = 3, war
     """Call `fn` `warmup` times untimed, then `repeats` times timed; return the last result and the timer."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be at least 1 and warmup at least 0, got {repeats} and {warmup}")
-    for _ in range(warmup):
-        fn()
-    timer = Timer(device)
-    for _ in range(repeats):
+    timer = Timer(device, warmup=warmup)
+    for _ in range(warmup + repeats):
         with timer:
             result = fn()
     return result, timer
@@ -82,13 +80,9 @@ def time_side_by_side(
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be at least 1 and warmup at least 0, got {repeats} and {warmup}")
-    results, timers = {}, {name: Timer(device) for name in settings}
-    for round_number in range(warmup + repeats):
+    results, timers = {}, {name: Timer(device, warmup=warmup) for name in settings}
+    for _ in range(warmup + repeats):
         for name, setting in settings.items():
-            with setting():
-                if round_number < warmup:
-                    results[name] = fn()
-                    continue
-                with timers[name]:
-                    results[name] = fn()
+            with setting(), timers[name]:
+                results[name] = fn()
     return {name: (results[name], timers[name]) for name in settings}

@@ -78,11 +78,12 @@ def write_bench_files(report: Report, out_dir: Path) -> dict[str, Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {kind: out_dir / f"bench.{kind}" for kind in ("json", "md", "csv", "png")}
+    text = markdown(report)
     write_json(paths["json"], report.to_dict())
-    write_atomically(paths["md"], markdown(report))
+    write_atomically(paths["md"], text)
     keys = [k for k in report.rows[0] if k not in ("options", "repeat_seconds")] if report.rows else []
     write_csv(paths["csv"], keys, report.rows, extrasaction="ignore")
-    figure = bench_chart(report.rows, title=markdown(report).splitlines()[0])
+    figure = bench_chart(report.rows, title=text.splitlines()[0])
     write_image(paths["png"], figure, dpi=110)
     plt.close(figure)
     return paths
