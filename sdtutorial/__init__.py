@@ -2,7 +2,7 @@
 
 import logging
 
-from .display import environment_report, grid, markdown_table, metric_charts, show, speedup_chart
+from .display import comparison_grid, environment_report, grid, markdown_table, metric_charts, show, speedup_chart
 from .fingerprint import block_means, fingerprint, psnr, same_images
 from .inputs import get_inputs, get_prompt_inputs, make_generators
 from .loading import (
@@ -46,6 +46,7 @@ __all__ = [
     "block_means",
     "check_scheduler",
     "compare",
+    "comparison_grid",
     "environment_report",
     "fingerprint",
     "format_size",

@@ -10,17 +10,72 @@ import torch
 from diffusers.utils import make_image_grid
 from IPython.display import Image as IPythonImage
 from IPython.display import Markdown
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from . import tables
 
+TILE_WIDTH = 256  # a 64-pixel toyworld image is shown 4x: each of its pixels a 4x4 square on screen
+CAPTION_FONT_SIZE = 14
 
-def grid(images: list[Image.Image], cols: int | None = None) -> Image.Image:
-    """All `images` in one grid image, `cols` wide (default: as square as possible)."""
-    cols = cols or math.ceil(math.sqrt(len(images)))
-    rows = math.ceil(len(images) / cols)
-    padding = [Image.new("RGB", images[0].size, "white")] * (rows * cols - len(images))
-    return make_image_grid(list(images) + padding, rows=rows, cols=cols)
+
+def enlarged(image: Image.Image, width: int = TILE_WIDTH) -> Image.Image:
+    """`image` enlarged by the whole factor that brings it nearest to `width` pixels, each pixel copied, not
+    blurred, so a learner sees the pixels the model drew. Images at least `width` wide are left as they are."""
+    factor = max(1, width // image.width)
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+
+
+def caption_strip(texts: list[str], column_width: int) -> Image.Image:
+    """A white strip with one caption per column, each wrapped to its column's width."""
+    font = ImageFont.load_default(size=CAPTION_FONT_SIZE)
+    chars_per_line = max(8, int(column_width / (0.55 * CAPTION_FONT_SIZE)))
+    wrapped = [textwrap.wrap(text, chars_per_line) or [""] for text in texts]
+    line_height = CAPTION_FONT_SIZE + 4
+    strip = Image.new("RGB", (column_width * len(texts), 6 + line_height * max(map(len, wrapped))), "white")
+    draw = ImageDraw.Draw(strip)
+    for column, lines in enumerate(wrapped):
+        draw.multiline_text((column * column_width + 4, 3), "\n".join(lines), fill="black", font=font,
+                            spacing=4)
+    return strip
+
+
+def stacked(parts: list[Image.Image]) -> Image.Image:
+    """`parts` one below the other, left-aligned on white."""
+    out = Image.new("RGB", (max(part.width for part in parts), sum(part.height for part in parts)), "white")
+    top = 0
+    for part in parts:
+        out.paste(part, (0, top))
+        top += part.height
+    return out
+
+
+def grid(images: list[Image.Image], cols: int | None = None, captions: list[str] | None = None) -> Image.Image:
+    """All `images` enlarged (see `enlarged`) in one grid, `cols` wide (default: as square as possible), each with
+    its caption below it when `captions` are given."""
+    tiles = [enlarged(image) for image in images]
+    cols = cols or math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    tiles += [Image.new("RGB", tiles[0].size, "white")] * (rows * cols - len(tiles))
+    if captions is None:
+        return make_image_grid(tiles, rows=rows, cols=cols)
+    captions = list(captions) + [""] * (rows * cols - len(captions))
+    return stacked([part for row in range(rows) for part in (
+        make_image_grid(tiles[row * cols:(row + 1) * cols], rows=1, cols=cols),
+        caption_strip(captions[row * cols:(row + 1) * cols], tiles[0].width),
+    )])
+
+
+def comparison_grid(columns: dict[str, list[Image.Image]], row_captions: list[str]) -> Image.Image:
+    """Settings side by side: one column per setting, named at the top, and one row per caption (a prompt, say),
+    image i of every setting in row i. Images are enlarged as in `grid`."""
+    if any(len(images) < len(row_captions) for images in columns.values()):
+        raise ValueError(f"each setting needs {len(row_captions)} images, one per row")
+    tile_width = enlarged(next(iter(columns.values()))[0]).width
+    parts = [caption_strip(list(columns), tile_width)]
+    for row, caption in enumerate(row_captions):
+        parts += [caption_strip([caption], tile_width * len(columns)),
+                  grid([images[row] for images in columns.values()], cols=len(columns))]
+    return stacked(parts)
 
 
 def markdown_table(header: list[str], rows: list[list]) -> Markdown:
@@ -89,7 +144,13 @@ def metric_charts(labels: list[str], metrics: dict[str, list[float]]):
 
 
 def show(image: Image.Image, quality: int = 90) -> IPythonImage:
-    """`image` for display as JPEG only: PIL images otherwise go into a notebook twice, as PNG and JPEG."""
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return IPythonImage(data=buffer.getvalue(), format="jpeg")
+    """`image` for display in one format only (PIL images otherwise go into a notebook twice, as PNG and JPEG):
+    lossless PNG when it is the smaller, as for enlarged toyworld images, whose pixels come in squares; JPEG
+    at `quality` otherwise, as for photographs."""
+    encoded = {}
+    for name, options in {"png": {"optimize": True}, "jpeg": {"quality": quality}}.items():
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format=name.upper(), **options)
+        encoded[name] = buffer.getvalue()
+    name = min(encoded, key=lambda name: len(encoded[name]))
+    return IPythonImage(data=encoded[name], format=name)

@@ -207,6 +207,6 @@ def run_evaluation(out_dir: Path, count: int = 200, batch_size: int = 8, device:
     print(text)
     write_atomically(out_dir / "evaluation.md", text + "\n")
     write_json(out_dir / "evaluation.json", results)
-    write_image(out_dir / "samples.png", grid(images, cols=8))
+    write_image(out_dir / "samples.png", grid(images, cols=4, captions=prompts))
     write_atomically(out_dir / "samples.txt", "\n".join(prompts) + "\n")
     return results

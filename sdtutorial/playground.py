@@ -97,7 +97,7 @@ class Playground:
         self.button = widgets.Button(description="Generate", button_style="primary")
         self.progress = widgets.IntProgress(value=0, min=0, max=settings.num_inference_steps, description="steps")
         self.error = widgets.HTML().add_class("sdtutorial-error")
-        self.image = widgets.Image(format="jpeg")
+        self.image = widgets.Image()
         self.status = widgets.Label().add_class("sdtutorial-status")
         self.fingerprints = widgets.Label().add_class("sdtutorial-fingerprints")
         self.button.on_click(lambda _: self.generate())
@@ -121,8 +121,9 @@ class Playground:
         finally:
             self.button.disabled = False
         picture = grid(self.last.images)
-        self.image.value = show(picture).data
-        self.image.layout.width = f"{min(512, 4 * picture.width)}px"  # small models make small images
+        shown = show(picture)
+        self.image.format, self.image.value = shown.format, shown.data
+        self.image.layout.width = f"{picture.width}px"  # its own size, not stretched to the panel's width
         self.status.value = f"{len(self.last.images)} image(s) in {self.last.seconds:.2f} s"
         self.fingerprints.value = " ".join(self.last.fingerprints)
         return self.last

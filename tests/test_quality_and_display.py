@@ -1,4 +1,5 @@
 import importlib.util
+import io
 
 import matplotlib
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from sdtutorial.display import grid, markdown_table, metric_charts, show, speedup_chart
+from sdtutorial.display import comparison_grid, enlarged, grid, markdown_table, metric_charts, show, speedup_chart
 from sdtutorial.quality import compare, sharpness
 from sdtutorial.techniques import (
     group_offload_skip_reason,
@@ -45,14 +46,47 @@ def test_compare():
         compare(darker, reference[:1])
 
 
-def test_grid_pads_to_a_rectangle():
-    assert grid([noise(i, 8) for i in range(5)], cols=3).size == (24, 16)
-    assert grid([noise(i, 8) for i in range(4)]).size == (16, 16)
+def test_enlarged_copies_each_pixel_into_a_square():
+    image = noise(0)
+    big = np.asarray(enlarged(image))
+    assert big.shape == (256, 256, 3)
+    assert (big[::4, ::4] == np.asarray(image)).all() and (big[3::4, 3::4] == np.asarray(image)).all()
+    assert enlarged(noise(0, 100)).size == (200, 200) and enlarged(noise(0, 512)).size == (512, 512)
 
 
-def test_show_is_jpeg_only():
-    shown = show(noise(0))
+def test_grid_pads_to_a_rectangle_of_enlarged_images():
+    assert grid([noise(i) for i in range(5)], cols=3).size == (3 * 256, 2 * 256)
+    assert grid([noise(i) for i in range(4)]).size == (2 * 256, 2 * 256)
+    tile = np.asarray(grid([noise(0), noise(1)], cols=2))[:, 256:]
+    assert (tile == np.asarray(enlarged(noise(1)))).all()
+
+
+def test_captions_sit_below_their_images():
+    images = [noise(i) for i in range(3)]
+    captioned = grid(images, cols=2, captions=["one", "two", "a caption long enough to need a second line here"])
+    plain = grid(images, cols=2)
+    assert captioned.width == plain.width and captioned.height > plain.height
+    top_row = np.asarray(captioned)[:256]
+    assert (top_row == np.asarray(plain)[:256]).all()
+    strip = np.asarray(captioned)[256:300]
+    assert (strip < 128).any(), "the captions are drawn in black on white"
+
+
+def test_comparison_grid_has_a_column_per_setting_and_a_row_per_caption():
+    settings = {"before": [noise(0), noise(1)], "after": [noise(2), noise(3)], "third": [noise(4), noise(5)]}
+    picture = comparison_grid(settings, ["first prompt", "second prompt"])
+    assert picture.width == 3 * 256 and picture.height > 2 * 256
+    with pytest.raises(ValueError, match="each setting needs 3 images"):
+        comparison_grid(settings, ["a", "b", "c"])
+
+
+def test_show_keeps_the_smaller_of_png_and_jpeg():
+    photo = noise(0).filter(ImageFilter.GaussianBlur(1)).resize((512, 512), Image.Resampling.BICUBIC)
+    shown = show(photo)
     assert shown.format == "jpeg" and shown.data[:2] == b"\xff\xd8"
+    shown = show(grid([noise(0)]))
+    assert shown.format == "png" and shown.data[:4] == b"\x89PNG"
+    assert (np.asarray(Image.open(io.BytesIO(shown.data))) == np.asarray(enlarged(noise(0)))).all()
 
 
 def test_markdown_table():
