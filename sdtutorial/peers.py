@@ -43,13 +43,15 @@ class UNetForExport(torch.nn.Module):
         return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False)[0]
 
 
-class OpenVINOUNet:
-    """Called by the pipeline as its UNet is; runs the compiled OpenVINO model instead."""
+class OpenVINOUNet(torch.nn.Module):
+    """Called by the pipeline as its UNet is; runs the compiled OpenVINO model instead. A module, so that hooks (the
+    bench's UNet clock) see its calls as they see PyTorch's UNet's."""
 
     def __init__(self, unet, compiled):
+        super().__init__()
         self.config, self.dtype, self.device, self.compiled = unet.config, unet.dtype, unet.device, compiled
 
-    def __call__(self, sample, timestep, encoder_hidden_states, return_dict=False, **unused):
+    def forward(self, sample, timestep, encoder_hidden_states, return_dict=False, **unused):
         output = self.compiled([sample.numpy(), np.asarray(timestep, dtype=np.int64), encoder_hidden_states.numpy()])
         return (torch.from_numpy(output[0]),)
 

@@ -202,6 +202,22 @@ def test_quick_bench_measures_every_variant_or_says_why_not(quick_report):
 
 
 @pytest.mark.extended
+def test_each_row_has_its_unet_flops_and_their_share_of_the_peak(quick_report):
+    gflop = quick_report.roofline["gflop"]
+    assert gflop["unet_step"] > gflop["unet_cached_step"] > 0 and gflop["vae_decode"] > 0
+    rows = {row["variant"]: row for row in quick_report.rows}
+    assert rows[BASELINE.name]["unet_gflop_per_image"] == pytest.approx(5 * gflop["unet_step"])
+    deepcache = rows["+ DeepCache, interval 2"]  # 2 quick steps: one full, one reusing the deep features
+    assert deepcache["unet_gflop_per_image"] == pytest.approx(gflop["unet_step"] + gflop["unet_cached_step"])
+    for row in rows.values():
+        assert row["unet_tflops"] == pytest.approx(row["unet_gflop_per_image"] / 1e3 / row["unet_seconds_per_image"])
+        assert 0 < row["unet_seconds_per_image"] < row["seconds_per_image"]
+        assert row["share_of_peak"] == pytest.approx(row["unet_tflops"] / quick_report.roofline["peak_tflops"][
+            row["dtype"]])
+    assert "GFLOP per image: a guided UNet step" in markdown(quick_report)
+
+
+@pytest.mark.extended
 def test_batch_search_reports_each_memory_saver(quick_report):
     search = quick_report.batch_search
     assert [entry["saver"] for entry in search["savers"]] == [

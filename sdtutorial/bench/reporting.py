@@ -12,7 +12,8 @@ from .choosing import QUALITY_MODEL
 from .running import Report
 from .variants import SHORT_CALL_STEPS
 
-CELL_FORMATS = {"speedup": "{:.2f}x", "adherence_change": "{:+.3f}"}
+CELL_FORMATS = {"speedup": "{:.2f}x", "adherence_change": "{:+.3f}", "unet_gflop_per_image": "{:,.1f}",
+                "share_of_peak": "{:.0%}"}
 COLUMNS = {  # bench.md / terminal column -> row key
     "variant": "variant",
     "dtype": "dtype",
@@ -21,6 +22,9 @@ COLUMNS = {  # bench.md / terminal column -> row key
     "images/s": "images_per_second",
     "peak memory": "peak_memory_text",
     "speedup": "speedup",
+    "UNet GFLOP/image": "unet_gflop_per_image",
+    "UNet TFLOP/s": "unet_tflops",
+    "UNet share of peak": "share_of_peak",
     f"first call s ({SHORT_CALL_STEPS} steps)": "first_call_seconds",
     f"adherence ({QUALITY_MODEL}, float32)": "adherence",
     "adherence change": "adherence_change",
@@ -43,6 +47,8 @@ def markdown(report: Report) -> str:
              + ("; half rows ran in float32 (bfloat16 is emulated here)" if s.get("half_runs_as") else ""), "",
              markdown_table(list(COLUMNS), [[cell(key, r.get(key)) for key in COLUMNS.values()] for r in report.rows],
                             decimals=3)]
+    if report.roofline:
+        lines += ["", roofline_text(report.roofline)]
     if report.skipped:
         lines += ["", "Skipped:"] + [f"- {e['variant']}: {e['reason']}" for e in report.skipped]
     if report.batch_search:
@@ -70,6 +76,19 @@ def markdown(report: Report) -> str:
               f"models {t['loading']:.1f} s; everything else {t['overhead']:.1f} s "
               f"({100 * t['overhead_fraction']:.2f}%)."]
     return "\n".join(lines) + "\n"
+
+
+def roofline_text(roofline: dict) -> str:
+    """What the FLOP columns divide by: the FLOPs of each part of a call, and the machine's peaks."""
+    gflop = roofline["gflop"]
+    cached = "" if gflop["unet_cached_step"] is None else (
+        f" (a DeepCache step that reuses the deep features: {gflop['unet_cached_step']:.1f})")
+    size = roofline["matmul_size"]
+    peaks = ", ".join(f"{dtype} {tflops:.2f}" for dtype, tflops in roofline["peak_tflops"].items())
+    return (f"GFLOP per image: a guided UNet step {gflop['unet_step']:.1f}{cached}, a VAE decode "
+            f"{gflop['vae_decode']:.1f}, the prompt encodings {gflop['text_encoder']:.1f} (torch.utils.flop_counter). "
+            f"UNet TFLOP/s: the UNet's FLOPs over the seconds inside its calls; its share of the peak: of a "
+            f"{size}x{size} matrix product here in the row's dtype, TFLOP/s: {peaks}.")
 
 
 def write_bench_files(report: Report, out_dir: Path) -> dict[str, Path]:

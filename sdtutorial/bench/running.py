@@ -12,8 +12,10 @@ from ..loading import first_line, half_is_emulated, resolve_device
 from ..memory import format_size, largest_batch, parse_size, peak_memory
 from ..peers import peer_skip_reason
 from ..quality import compare
+from ..roofline import flops_per_call, matmul_peak
 from ..step_costs import emulation_cost
-from ..timing import time_call
+from ..techniques import import_optional
+from ..timing import ModuleClock, time_call
 from .choosing import BEST_REPEATS, QualityCosts, best_combination, prune
 from .pipelines import LoadedModels, PipelineClock, configure, dtype_name, quick_steps, skip_reason
 from .variants import BASELINE, FAST, HALF, MEMORY_SAVERS, SHORT_CALL_STEPS, VARIANTS, Settings, Variant
@@ -31,6 +33,7 @@ class Report:
     skipped: list[dict] = field(default_factory=list)
     peer: dict | None = None  # what the peer's conversion took, and its rows against PyTorch's
     batch_search: dict | None = None
+    roofline: dict | None = None  # the machine's matrix-product peaks and the FLOPs of each part of a call
     seconds: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -63,6 +66,8 @@ class BenchRun:
         self.half_in_float32 = half_is_emulated(device) and not settings.emulated_half
         self.measured: dict[str, tuple[Variant, dict]] = {}
         self.float32_fast_images: list = []  # what the peer's images are compared with
+        self.work: dict | None = None  # FLOPs of one call of each model, counted once
+        self.peaks: dict[str, float] = {}  # TFLOP/s of a large matrix product per dtype, measured once each
         self.bar = None
 
     def run(self) -> Report:
@@ -77,6 +82,7 @@ class BenchRun:
                 "runs them in bfloat16)")})
             chosen.remove(HALF)
         self.bar = tqdm(total=len(chosen) + 1, desc="bench", disable=not self.progress, unit="variant")
+        self.work = self.count_work()
         for variant in chosen:
             self.measure_variant(variant)
         quality = QualityCosts(settings, self.device, self.progress)
@@ -97,8 +103,13 @@ class BenchRun:
             entry |= quality.row(name)
 
         baseline = self.measured.get(BASELINE.name)
-        for _, entry in self.measured.values():
+        for variant, entry in self.measured.values():
             entry["speedup"] = baseline[1]["seconds_per_image"] / entry["seconds_per_image"] if baseline else None
+            entry |= self.roofline_columns(variant, entry)
+        if self.work:
+            report.roofline = {"gflop": {name: None if flops is None else flops / 1e9
+                                         for name, flops in self.work.items()},
+                               "peak_tflops": self.peaks, "matmul_size": self.matmul_size()}
         report.rows = [entry for _, entry in self.measured.values()]
         if report.peer and combined is not None and best.name in self.measured:
             best_seconds = self.measured[best.name][1]["seconds_per_image"]
@@ -121,6 +132,53 @@ class BenchRun:
             "overhead_fraction": overhead / total,
         }
         return report
+
+    def count_work(self) -> dict | None:
+        """FLOPs of one guided UNet step, of a DeepCache step that reuses the deep features, of a VAE decode and of
+        the prompt encodings of one image, counted on one short call at batch 1. FLOPs depend on the architecture
+        and the image size, not on the dtype or the kernels, so one count serves every variant."""
+        deepcache = 0 if import_optional("DeepCache")[1] else 2
+        variant = dataclasses.replace(FAST, dtype=BASELINE.dtype, deepcache=deepcache)  # the baseline's pipeline
+        pipeline = self.models.get(variant.dtype)
+        undo = configure(pipeline, variant, self.models)
+        try:
+            modules = {"unet_step": pipeline.unet, "vae_decode": pipeline.vae.decoder,
+                       "text_encoder": pipeline.text_encoder}
+            counts = flops_per_call(lambda: self.call(pipeline, SHORT_CALL_STEPS, batch_size=1), modules)
+        except (RuntimeError, NotImplementedError):  # the columns stay empty; the bench goes on
+            return None
+        finally:
+            undo()
+        return {"unet_step": counts["unet_step"][0],
+                "unet_cached_step": counts["unet_step"][1] if deepcache else None,
+                "vae_decode": counts["vae_decode"][0], "text_encoder": sum(counts["text_encoder"])}
+
+    def matmul_size(self) -> int:
+        return 8192 if self.device.type == "cuda" else 1024 if self.settings.quick else 4096
+
+    def peak(self, dtype: str) -> float | None:
+        """This machine's TFLOP/s on a large matrix product in `dtype` (measured on first use), None for a dtype
+        torch does not name."""
+        if dtype not in self.peaks:
+            torch_dtype = getattr(torch, dtype, None)
+            if not isinstance(torch_dtype, torch.dtype):
+                return None
+            self.peaks[dtype] = matmul_peak(self.device, torch_dtype, self.matmul_size())
+        return self.peaks[dtype]
+
+    def roofline_columns(self, variant: Variant, entry: dict) -> dict:
+        """The UNet's FLOPs per image, the TFLOP/s it achieved inside its calls and their share of the peak in the
+        row's dtype. A DeepCache step that reuses the deep features counts only the FLOPs it does."""
+        seconds = entry.get("unet_seconds_per_image")
+        if not self.work or not seconds or (variant.deepcache and self.work["unet_cached_step"] is None):
+            return {}
+        steps = entry["steps"]
+        full = len(range(0, steps, variant.deepcache)) if variant.deepcache else steps
+        flops = full * self.work["unet_step"] + (steps - full) * (self.work["unet_cached_step"] or 0)
+        tflops = flops / seconds / 1e12
+        peak = self.peak(entry["dtype"])
+        return {"unet_gflop_per_image": flops / 1e9, "unet_tflops": tflops,
+                "share_of_peak": tflops / peak if peak else None}
 
     def call(self, pipeline, steps: int, batch_size: int | None = None) -> list:
         """One timed pipeline call of the run's prompt and seed, at the run's size."""
@@ -146,10 +204,12 @@ class BenchRun:
         device = self.device
         _, first = time_call(lambda: self.call(pipeline, SHORT_CALL_STEPS), device, repeats=1, warmup=0)
         steps = quick_steps(variant.steps, self.settings.quick)
-        images, timing = time_call(lambda: self.call(pipeline, steps), device, repeats=calls or self.repeats,
-                                   warmup=0)
+        with ModuleClock(pipeline.unet, device) as unet_clock:
+            images, timing = time_call(lambda: self.call(pipeline, steps), device, repeats=calls or self.repeats,
+                                       warmup=0)
         _, peak = peak_memory(lambda: self.call(pipeline, SHORT_CALL_STEPS), device) if memory else (None, None)
         entry = row(variant, steps, self.settings.batch_size, timing.median, first.median, timing.seconds, peak)
+        entry["unet_seconds_per_image"] = unet_clock.seconds / len(timing.seconds) / self.settings.batch_size
         self.measured[variant.name] = (variant, entry | {"dtype": dtype})
         return images
 
