@@ -2,7 +2,16 @@
 
 import logging
 
-from .display import comparison_grid, environment_report, grid, markdown_table, metric_charts, show, speedup_chart
+from .display import (
+    comparison_grid,
+    environment_report,
+    grid,
+    markdown_table,
+    metric_charts,
+    roofline_chart,
+    show,
+    speedup_chart,
+)
 from .fingerprint import block_means, fingerprint, psnr, same_images
 from .inputs import get_inputs, get_prompt_inputs, make_generators
 from .loading import (
@@ -68,6 +77,7 @@ __all__ = [
     "psnr",
     "record",
     "resolve_device",
+    "roofline_chart",
     "resolve_dtype",
     "same_images",
     "set_scheduler",

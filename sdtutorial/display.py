@@ -116,6 +116,46 @@ def bench_chart(rows: list[dict], title: str = ""):
     return fig
 
 
+def roofline_chart(steps: dict[str, list[dict]], peaks: dict[str, float], bandwidth: float):
+    """Where one step's time goes and how close each kind of operation comes to the machine's limits.
+
+    `steps` maps a dtype to `OperationCosts.rows()` of one step in it, `peaks` a dtype to its matrix-product
+    TFLOP/s, `bandwidth` is in GB/s. Left: seconds by kind of operation. Right: the roofline, achieved TFLOP/s
+    against FLOPs per byte moved; each roof is min(peak, intensity x bandwidth).
+    """
+    fig, (bars, roof) = plt.subplots(1, 2, figsize=(12, 4))
+    kinds = [row["operations"] for row in next(iter(steps.values()))]
+    width = 0.8 / len(steps)
+    for i, (dtype, rows) in enumerate(steps.items()):
+        seconds = {row["operations"]: row["seconds"] for row in rows}
+        drawn = bars.barh([k + i * width for k in range(len(kinds))], [seconds.get(kind, 0) for kind in kinds],
+                          width, label=dtype)
+        bars.bar_label(drawn, fmt="%.2f s", padding=2, fontsize=8)
+    bars.set_yticks([k + width * (len(steps) - 1) / 2 for k in range(len(kinds))], kinds)
+    bars.invert_yaxis()
+    bars.set_xlabel("seconds in one guided UNet step")
+    bars.legend()
+    bars.margins(x=0.25)
+    intensities = [row["flops_per_byte"] for rows in steps.values() for row in rows if row["flops_per_byte"]]
+    x = [min(intensities + [1.0]) / 4, max(intensities + [1.0]) * 4]
+    for index, (dtype, peak) in enumerate(peaks.items()):
+        knee = peak * 1e3 / bandwidth
+        line = roof.plot([x[0], knee, x[1]], [x[0] * bandwidth / 1e3, peak, peak], label=f"{dtype} peak, memory")[0]
+        for row in steps.get(dtype, []):
+            if row["tflops"]:
+                roof.scatter(row["flops_per_byte"], row["tflops"], color=line.get_color())
+                roof.annotate(row["operations"], (row["flops_per_byte"], row["tflops"]), fontsize=8,
+                              textcoords="offset points", xytext=(4, 4 if index else -10))
+    roof.set_xscale("log")
+    roof.set_yscale("log")
+    roof.set_xlabel("arithmetic intensity (FLOPs per byte read and written)")
+    roof.set_ylabel("TFLOP/s")
+    roof.set_title(f"roofline: memory {bandwidth:.0f} GB/s", fontsize=9)
+    roof.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def environment_report(device: torch.device) -> str:
     """Library versions and the device, for the top of each notebook."""
     import diffusers

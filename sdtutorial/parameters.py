@@ -93,7 +93,7 @@ CHECKS = {
     "memory_budget": size_in_bytes, "real_scale_budget": size_in_bytes,
     "guidance_scale": number, "adherence_margin": number,
     "compile_unet": compile_unet, "real_scale": real_scale,
-    "real_scale_per_step": true_or_false, "generate_on_start": true_or_false,
+    "real_scale_per_step": true_or_false, "real_scale_roofline": true_or_false, "generate_on_start": true_or_false,
 }
 
 

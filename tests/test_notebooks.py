@@ -12,7 +12,7 @@ QUICK_SPEED = {"fast_steps": 5, "repeats": 1, "quality_prompts": 2, "real_scale_
 QUICK_MEMORY = {"num_inference_steps": 4, "max_batch_size": 4, "attention_size": 512, "attention_batch_size": 2,
                 "attention_repeats": 1}
 QUICK_QUALITY = {"num_inference_steps": 4, "variation_steps": 4, "comparison_prompts": 2}
-QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1}
+QUICK_NEXT = {"num_inference_steps": 4, "repeats": 1, "real_scale_model": "tiny-random", "real_scale_size": 64}
 
 
 def test_speed_with_a_batch_and_another_seed(run_notebook, stored_references):
@@ -101,6 +101,14 @@ def test_next_steps_keep_the_image(run_notebook):
     assert all(results["decoder_seconds"][decoder] > 0 for decoder in ["full", "tiny"])
     assert results["seconds"]["enable_model_cpu_offload"] is None  # skipped on a CPU, with its reason
     assert "CUDA" in results["notes"]["enable_model_cpu_offload"]
+    roofline = results["roofline"]  # one step of tiny-random in bfloat16 where the CPU has it, else in float32
+    assert roofline["pixels"] == 64 and roofline["bandwidth_gbs"] > 0 and "float32" in roofline["peak_tflops"]
+    [(dtype, rows)] = roofline["steps"].items()
+    assert dtype in roofline["peak_tflops"]
+    kinds = {row["operations"]: row for row in rows}
+    assert {"convolution", "linear layers", "attention", "normalization"} <= set(kinds)
+    assert kinds["convolution"]["gflop"] > 0 and kinds["convolution"]["tflops"] > 0
+    assert sum(row["share"] for row in kinds.values()) == pytest.approx(1)
 
 
 QUICK_BEYOND = {"comparison_prompts": 4, "num_inference_steps": 8, "step_counts": [4, 8], "reference_steps": 8,
