@@ -124,12 +124,13 @@ def roofline_chart(steps: dict[str, list[dict]], peaks: dict[str, float], bandwi
     against FLOPs per byte moved; each roof is min(peak, intensity x bandwidth).
     """
     fig, (bars, roof) = plt.subplots(1, 2, figsize=(12, 4))
+    colors = {dtype: f"C{index}" for index, dtype in enumerate(dict.fromkeys([*peaks, *steps]))}
     kinds = [row["operations"] for row in next(iter(steps.values()))]
     width = 0.8 / len(steps)
     for i, (dtype, rows) in enumerate(steps.items()):
         seconds = {row["operations"]: row["seconds"] for row in rows}
         drawn = bars.barh([k + i * width for k in range(len(kinds))], [seconds.get(kind, 0) for kind in kinds],
-                          width, label=dtype)
+                          width, label=dtype, color=colors[dtype])
         bars.bar_label(drawn, fmt="%.2f s", padding=2, fontsize=8)
     bars.set_yticks([k + width * (len(steps) - 1) / 2 for k in range(len(kinds))], kinds)
     bars.invert_yaxis()
@@ -140,10 +141,11 @@ def roofline_chart(steps: dict[str, list[dict]], peaks: dict[str, float], bandwi
     x = [min(intensities + [1.0]) / 4, max(intensities + [1.0]) * 4]
     for index, (dtype, peak) in enumerate(peaks.items()):
         knee = peak * 1e3 / bandwidth
-        line = roof.plot([x[0], knee, x[1]], [x[0] * bandwidth / 1e3, peak, peak], label=f"{dtype} peak, memory")[0]
+        roof.plot([x[0], knee, x[1]], [x[0] * bandwidth / 1e3, peak, peak], color=colors[dtype],
+                  label=f"{dtype}: peak, memory")
         for row in steps.get(dtype, []):
             if row["tflops"]:
-                roof.scatter(row["flops_per_byte"], row["tflops"], color=line.get_color())
+                roof.scatter(row["flops_per_byte"], row["tflops"], color=colors[dtype])
                 roof.annotate(row["operations"], (row["flops_per_byte"], row["tflops"]), fontsize=8,
                               textcoords="offset points", xytext=(4, 4 if index else -10))
     roof.set_xscale("log")
