@@ -166,6 +166,15 @@ def test_every_speed_option_combines_and_undoes():
 
 
 @pytest.mark.extended
+def test_compiling_on_a_cpu_freezes_the_weights_and_undo_puts_the_setting_back():
+    models = LoadedModels(Settings(model_id="tiny-random", device="cpu"), torch.device("cpu"))
+    pipeline, before = models.get("float32"), torch._inductor.config.freezing
+    undo = configure(pipeline, Variant("compiled", dtype="float32", compile=True), models)
+    assert torch._inductor.config.freezing is True and pipeline.unet is models.compiled["full"]
+    undo()
+    assert torch._inductor.config.freezing == before and pipeline.unet is not models.compiled["full"]
+
+
 def test_step_costs_time_each_part_of_a_call_and_add_up_to_an_image():
     costs = step_costs("tiny-random", "cpu", 64, 64, "float32")
     assert set(costs) == {"unet_step", "vae_decode", "text_encoder"} and all(value > 0 for value in costs.values())
