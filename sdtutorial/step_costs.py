@@ -25,8 +25,8 @@ def step_costs(model_id: str, device: str, height: int, width: int, dtype: str, 
     `estimate_seconds` of these: the per-step view of the guide's settings, without running a full call."""
     pipeline = load_pipeline(model_id, device=device, dtype=dtype)
     torch_device, unet = pipeline.device, pipeline.unet
-    # A GPU's first call initializes its libraries and picks kernels; a CPU's first call of sd15-arch's UNet step
-    # and VAE decode took no longer than the next (3.99 s against 2.64 and 3.72 in float32, 2026-12-07, Zen 4).
+    # A GPU's first call initializes its libraries and picks kernels; on a CPU the first call of sd15-arch's UNet
+    # step and VAE decode took no longer than the next, within a call's noise (docs/benchmarks.md).
     warmup = 0 if torch_device.type == "cpu" else 1
     with torch.inference_mode():
         def encode():

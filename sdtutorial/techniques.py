@@ -32,8 +32,8 @@ def gpu_only_by_default(name: str, value: str | bool, device: torch.device, cpu_
 
 def should_compile(compile_unet: str | bool, device: torch.device) -> tuple[bool, str]:
     """Decide whether to torch.compile the UNet: `auto` compiles on a GPU only."""
-    reason = ("not compiled on a CPU, where compiling sd15-arch's UNet took 113 s and repaid itself after some 16 "
-              "images (scripts/compile_cache.py)")
+    reason = ("not compiled on a CPU, where a compile takes minutes and repays itself only after more images than "
+              "a run makes (scripts/compile_cache.py measures it)")
     return gpu_only_by_default("compile_unet", compile_unet, device, reason)
 
 

@@ -109,8 +109,8 @@ def configure(pipeline, variant: Variant, models: LoadedModels) -> Callable[[], 
         pipeline.vae.enable_slicing()
     freezing = torch._inductor.config.freezing
     if variant.compile or variant.regional_compile:
-        # On a CPU Inductor's freezing (weights as constants, prepacked for oneDNN) made sd15-arch's compiled UNet
-        # step 1.32x as fast as eager; without it, 0.74x (scripts/compile_cache.py, 2026-12-07, Zen 4).
+        # On a CPU, freezing (the weights as constants, prepacked for oneDNN's kernels) is what makes the compiled
+        # UNet faster than eager; without it, it ran slower (docs/benchmarks.md).
         torch._inductor.config.freezing = models.device.type == "cpu"
         key = "regional" if variant.regional_compile else "full"
         if key not in models.compiled:
