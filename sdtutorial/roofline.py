@@ -1,7 +1,6 @@
 """How close a pipeline runs to what the hardware can do: the machine's practical peaks, the FLOPs a model does,
 and where the time of one UNet step goes, operation by operation (the roofline lesson in 04 and the bench)."""
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -11,7 +10,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from .timing import synchronize
+from .timing import Timer, synchronize
 
 aten = torch.ops.aten
 
@@ -36,13 +35,6 @@ CATEGORIES = {
 def flop_counter() -> FlopCounterMode:
     """torch's FLOP counter, also counting attention on a CPU."""
     return FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS)
-
-
-def count_flops(function: Callable) -> int:
-    """The floating-point operations `function()` does (a multiply-add counts as two)."""
-    with torch.inference_mode(), flop_counter() as counter:
-        function()
-    return counter.get_total_flops()
 
 
 def flops_per_call(call: Callable, modules: dict[str, torch.nn.Module]) -> dict[str, list[int]]:
@@ -75,30 +67,22 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int | None = Non
     4096, 8192 on a GPU), after one warm-up product."""
     size = size or (8192 if device.type == "cuda" else 4096)
     a = torch.randn(size, size, device=device, dtype=dtype)
-    best = math.inf
-    for i in range(repeats + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        a @ a
-        synchronize(device)
-        if i:
-            best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e12
+    timer = Timer(device, warmup=1)
+    for _ in range(1 + repeats):
+        with timer:
+            a @ a
+    return 2 * size**3 / min(timer.seconds) / 1e12
 
 
 def memory_bandwidth(device: torch.device, megabytes: int = 256, repeats: int = 3) -> float:
     """Memory bandwidth in GB/s: the best of `repeats` copies of a `megabytes` float32 tensor (read and written)."""
     a = torch.empty(megabytes * 2**20 // 4, device=device)
     b = torch.empty_like(a)
-    best = math.inf
-    for i in range(repeats + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        b.copy_(a)
-        synchronize(device)
-        if i:
-            best = min(best, time.perf_counter() - start)
-    return 2 * a.numel() * a.element_size() / best / 1e9
+    timer = Timer(device, warmup=1)
+    for _ in range(1 + repeats):
+        with timer:
+            b.copy_(a)
+    return 2 * a.numel() * a.element_size() / min(timer.seconds) / 1e9
 
 
 @dataclass

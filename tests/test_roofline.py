@@ -4,7 +4,7 @@ of operation, and the machine's peaks."""
 import pytest
 import torch
 
-from sdtutorial.roofline import OperationCosts, count_flops, flops_per_call, matmul_peak, measure_operations
+from sdtutorial.roofline import OperationCosts, flop_counter, flops_per_call, matmul_peak, measure_operations
 from sdtutorial.timing import ModuleClock
 
 CPU = torch.device("cpu")
@@ -12,6 +12,12 @@ CPU = torch.device("cpu")
 
 def attention(q):
     return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+
+def count_flops(function) -> int:
+    with torch.inference_mode(), flop_counter() as counter:
+        function()
+    return counter.get_total_flops()
 
 
 def test_flops_are_counted_for_linear_layers_convolutions_and_attention_on_a_cpu():
