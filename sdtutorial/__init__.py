@@ -35,6 +35,7 @@ from .memory import (
     peak_memory,
     use_attention,
 )
+from .messages import use_language
 from .quality import compare, sharpness
 from .references import ReferenceImages
 from .results import record
@@ -86,5 +87,6 @@ __all__ = [
     "speedup_chart",
     "time_call",
     "time_side_by_side",
+    "use_language",
     "use_attention",
 ]

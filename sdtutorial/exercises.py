@@ -26,6 +26,7 @@ from .evaluate import NEGATIVE_PROMPT, evaluation_prompts, generate
 from .files import write_json
 from .fingerprint import BLOCK, as_array, images_block_means
 from .loading import DEFAULT_PROMPT, fetch_model, load_vae
+from .messages import NOT_YET, RIGHT, not_yet_message, right_message, translate
 from .references import differing_images
 from .scorer import mean_scores
 
@@ -326,25 +327,41 @@ def same_answer(exercise: Exercise, key: str, stored: str) -> bool:
     return not differing_images(stored_means(exercise, key), stored_means(exercise, stored))
 
 
+NO_ANSWER = "no answer yet: run your solution cell first"
+NOT_A_NUMBER = "expected a number, got {kind}"
+NOT_IMAGES = "expected images (a list, or the pipeline's output), got {kind}"
+IMAGE_COUNT = ("expected 1 image, got {count}", "expected {expected} images, got {count}")
+IMAGE_SIZE_PROBLEM = ("wrong image size: {width}x{height}; toyworld draws {size}x{size}, so leave height and width "
+                      "out")
+
+
 def form_problem(exercise: Exercise, answer) -> str | None:
-    """What is wrong with the form of an answer (missing, not a number, wrong count or size of images), if anything."""
+    """What is wrong with the form of an answer (missing, not a number, wrong count or size of images), if anything,
+    in the language in use."""
     if answer is None:
-        return "no answer yet: run your solution cell first"
+        return translate(NO_ANSWER)
     if not exercise.images:
         if isinstance(answer, bool) or not isinstance(answer, int | float):
-            return f"expected a number, got {type(answer).__name__}"
+            return translate(NOT_A_NUMBER).format(kind=type(answer).__name__)
         return None
     images = as_images(answer)
     if images is None:
-        return f"expected images (a list, or the pipeline's output), got {type(answer).__name__}"
+        return translate(NOT_IMAGES).format(kind=type(answer).__name__)
     if len(images) != exercise.images:
-        return f"expected {exercise.images} image{'s' * (exercise.images > 1)}, got {len(images)}"
+        return translate(IMAGE_COUNT[exercise.images > 1]).format(expected=exercise.images, count=len(images))
     for image in images:
         height, width, _ = as_array(image).shape
         if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
-            return (f"wrong image size: {width}x{height}; toyworld draws {IMAGE_SIZE}x{IMAGE_SIZE}, so leave height "
-                    "and width out")
+            return translate(IMAGE_SIZE_PROBLEM).format(width=width, height=height, size=IMAGE_SIZE)
     return None
+
+
+def catalog_messages() -> list[str]:
+    """Every English message `check()` can print, as the message catalogs (sdtutorial/locale/) translate them."""
+    messages = [*RIGHT, NOT_YET, NO_ANSWER, NOT_A_NUMBER, NOT_IMAGES, *IMAGE_COUNT, IMAGE_SIZE_PROBLEM]
+    for exercise in EXERCISES.values():
+        messages += [*exercise.mistakes, exercise.hint, *(exercise.search or ())[1:]]
+    return list(dict.fromkeys(messages))
 
 
 @functools.cache
@@ -353,7 +370,8 @@ def stored_answers() -> dict:
 
 
 def check(exercise_id: str, answer) -> None:
-    """Print one line if `answer` is right; else raise NotYetRight saying what is wrong, with a hint."""
+    """Print one line if `answer` is right; else raise NotYetRight saying what is wrong, with a hint; both in the
+    language of `messages.use_language`."""
     if exercise_id not in EXERCISES:
         raise ValueError(f"unknown exercise {exercise_id!r}; exercises: {', '.join(EXERCISES)}")
     exercise = EXERCISES[exercise_id]
@@ -362,11 +380,11 @@ def check(exercise_id: str, answer) -> None:
         stored = stored_answers()[exercise_id]
         key = stored_key(exercise_id, answer)
         if same_answer(exercise, key, stored["right"]):
-            print(f"{exercise_id}: right ({exercise.points} point{'s' * (exercise.points > 1)})")
+            print(right_message(exercise_id, exercise.points))
             return
         slips = (hint for slip, hint in stored["mistakes"].items() if same_answer(exercise, key, slip))
-        problem = next(slips, exercise.hint)
-    raise NotYetRight(f"{exercise_id}: not yet: {problem}")
+        problem = translate(next(slips, exercise.hint))
+    raise NotYetRight(not_yet_message(exercise_id, problem))
 
 
 def write_answers(path: Path = ANSWERS_FILE) -> dict:

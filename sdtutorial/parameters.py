@@ -8,6 +8,7 @@ import torch
 from .inputs import check_count, check_image_size, check_positive
 from .loading import check_scheduler, resolve_device, resolve_dtype, resolve_model
 from .memory import parse_size
+from .messages import check_language
 from .techniques import should_compile, should_run_real_scale
 
 
@@ -66,6 +67,10 @@ def real_scale(name, value, params):
     should_run_real_scale(value, torch.device("cpu"))
 
 
+def language(name, value, params):
+    check_language(value)
+
+
 def list_of(check):
     """A check of a non-empty list whose items each pass `check`, named in the singular (step_counts: step_count)."""
     def check_list(name, value, params):
@@ -93,6 +98,7 @@ CHECKS = {
     "memory_budget": size_in_bytes, "real_scale_budget": size_in_bytes,
     "guidance_scale": number, "adherence_margin": number,
     "compile_unet": compile_unet, "real_scale": real_scale,
+    "language": language,
     "real_scale_per_step": true_or_false, "real_scale_roofline": true_or_false, "generate_on_start": true_or_false,
 }
 
