@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: tutorial test test-all test-matrix references book bench evaluate toyworld lab lint environment.yml clean
+.PHONY: tutorial test test-all test-matrix references translations book bench evaluate toyworld lab lint environment.yml clean
 
 $(VENV)/installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -38,10 +38,16 @@ test-matrix: $(VENV)/installed
 references: $(VENV)/installed
 	$(BIN)/sdtutorial references
 
-# The book: the notebooks as committed (nothing runs) and docs/ as a website with search, in docs/_build/html;
-# warnings are errors. Seconds.
+# The translated notebooks (notebooks/ar/) from the English ones and translations/ar/, and the check() messages'
+# catalogs brought up to date; lists every section or message a translator still has to write. Seconds.
+translations: $(VENV)/installed
+	$(BIN)/sdtutorial translations
+
+# The book: the notebooks as committed (nothing runs) and docs/ as a website with search, in docs/_build/html, and its
+# Arabic edition (docs/ar and notebooks/ar) in docs/_build/html/ar; warnings are errors. Seconds.
 book: $(VENV)/installed
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -W -b html docs/ar docs/_build/html/ar
 	@echo "open docs/_build/html/index.html"
 
 # The guide's variants on Stable Diffusion v1.5's architecture (sd15-arch), side by side, at 256x256, and OpenVINO

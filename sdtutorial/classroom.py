@@ -23,7 +23,8 @@ from .files import write_atomically, write_notebook
 from .fingerprint import images_block_means
 from .inputs import get_inputs
 from .loading import DEFAULT_MODEL, first_line, load_pipeline, resolve_device, set_scheduler
-from .notebooks import available_notebooks, copy_images, notebook_parameters
+from .messages import RIGHT_TO_LEFT
+from .notebooks import available_notebooks, copy_images, notebook_parameters, notebooks_folder
 from .references import differing_images, load_references
 from .techniques import offload_skip_reason, should_compile, should_run_real_scale, xformers_status
 
@@ -153,15 +154,16 @@ def exercise_points(notebook: nbformat.NotebookNode) -> int:
     return sum(cell.metadata.get("nbgrader", {}).get("points", 0) for cell in notebook.cells if is_graded(cell))
 
 
-def write_handouts(out_dir: Path, solutions: bool = False) -> Path:
-    """Per notebook, the student version as .ipynb and as HTML with its images, an index page; `solutions` adds the
-    teacher's versions in solutions/. Returns the index page."""
+def write_handouts(out_dir: Path, solutions: bool = False, language: str = "en") -> Path:
+    """Per notebook of the `language` edition, the student version as .ipynb and as HTML with its images, an index
+    page; `solutions` adds the teacher's versions in solutions/. Returns the index page."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in available_notebooks():
+    folder = notebooks_folder(language)
+    for path in available_notebooks(folder):
         teacher = nbformat.read(path, as_version=4)
         versions = [("", student_version(teacher))] + ([("solutions/", teacher)] if solutions else [])
         links = []
@@ -177,10 +179,12 @@ def write_handouts(out_dir: Path, solutions: bool = False) -> Path:
         rows.append(f"<tr><td>{html.escape(path.stem)}</td><td>{html.escape(title)}</td>"
                     f"<td>{exercise_points(teacher)}</td><td>{'<br>'.join(links)}</td></tr>")
     for prefix in ["", "solutions/"] if solutions else [""]:
-        copy_images(out_dir / prefix)
+        copy_images(out_dir / prefix, folder)
     index = out_dir / "index.html"
+    direction = "rtl" if language in RIGHT_TO_LEFT else "ltr"
     write_atomically(
-        index, "<!doctype html><html><head><meta charset='utf-8'><title>sdtutorial handouts</title></head><body>"
+        index, f"<!doctype html><html lang='{language}' dir='{direction}'><head><meta charset='utf-8'>"
+        "<title>sdtutorial handouts</title></head><body>"
         "<h1>sdtutorial handouts</h1><table border='1' cellpadding='4'>"
         "<tr><th>notebook</th><th>title</th><th>exercise points</th><th>files</th></tr>"
         + "".join(rows) + "</table></body></html>\n")

@@ -11,12 +11,13 @@ import yaml
 from nbclient.exceptions import CellExecutionError
 
 from .loading import EMBEDDED_MODELS, ModelNotAvailableError
+from .messages import LANGUAGES
 from .notebooks import (
-    NOTEBOOKS_DIR,
     check_parameters,
     copy_notebooks,
     find_notebooks,
     notebook_parameters,
+    notebooks_folder,
     parse_value,
     regenerate_reference,
     run_notebooks,
@@ -49,7 +50,7 @@ def summary_table(summary: list[dict]) -> str:
 
 def command_run(args: argparse.Namespace) -> int:
     """Run notebooks with papermill into an output folder and print a summary."""
-    notebooks = find_notebooks(args.notebooks)
+    notebooks = find_notebooks(args.notebooks, notebooks_folder(args.lang))
     params = {}
     for path in args.file or []:
         params.update(read_yaml_mapping(path))
@@ -109,8 +110,9 @@ def command_params(args: argparse.Namespace) -> int:
 
 def command_notebooks(args: argparse.Namespace) -> int:
     """Copy the tutorial's notebooks into a folder, to open them in Jupyter."""
-    copied = copy_notebooks(Path(args.folder))
-    print(f"copied {len(copied)} notebooks from {NOTEBOOKS_DIR} into {args.folder} (files already there are kept)")
+    folder = notebooks_folder(args.lang)
+    copied = copy_notebooks(Path(args.folder), folder)
+    print(f"copied {len(copied)} notebooks from {folder} into {args.folder} (files already there are kept)")
     return 0
 
 
@@ -124,7 +126,8 @@ def command_models(args: argparse.Namespace) -> int:
 
 def command_references(args: argparse.Namespace) -> int:
     """Recompute the exercises' stored answers, then re-execute notebooks in place so their outputs become the
-    committed references (the notebooks' exercise checks read those answers)."""
+    committed references (the notebooks' exercise checks read those answers); then write the translated notebooks
+    again, whose outputs are the English ones."""
     from .exercises import ANSWERS_FILE, write_answers
 
     write_answers()
@@ -140,7 +143,7 @@ def command_references(args: argparse.Namespace) -> int:
         except CellExecutionError as error:
             print(f"error: {path.stem} failed, left unchanged: {error.ename}: {error.evalue}", file=sys.stderr)
             return 1
-    return 0
+    return command_translations(argparse.Namespace(lang=None, diff=None))
 
 
 def command_bench(args: argparse.Namespace) -> int:
@@ -199,9 +202,31 @@ def command_handout(args: argparse.Namespace) -> int:
     from .classroom import write_handouts
 
     progress.update(f"handouts partly written in {args.output}; run the same command again to write them all")
-    index = write_handouts(Path(args.output), args.solutions)
+    index = write_handouts(Path(args.output), args.solutions, args.lang)
     print(f"wrote handouts into {args.output}; open {index}")
     return 0
+
+
+def command_translations(args: argparse.Namespace) -> int:
+    """Write the translated notebooks from the English ones and the translations, and bring the message catalogs up to
+    date; or show how the English changed under stale translations. Exit status 1 while anything needs a translator."""
+    from .translations import english_diff, update_catalog, write_translations
+
+    languages = [args.lang] if args.lang else [language for language in LANGUAGES if language != "en"]
+    if args.diff:
+        for language in languages:
+            for path in find_notebooks(args.diff):
+                print(english_diff(path.stem, language) or f"{path.stem}: no stale sections in {language}")
+        return 0
+    needs_work = False
+    for language in languages:
+        written, problems = write_translations(language)
+        untranslated = update_catalog(language)
+        print(f"{language}: wrote {len(written)} notebooks into {notebooks_folder(language)}")
+        for line in problems + [f"sdtutorial/locale/{language}.po: no translation yet of {m!r}" for m in untranslated]:
+            print(f"  {line}")
+        needs_work = needs_work or bool(problems or untranslated)
+    return 1 if needs_work else 0
 
 
 def command_exercises(args: argparse.Namespace) -> int:
@@ -224,6 +249,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--file", action="append", help="YAML file of parameters")
     run.add_argument("-o", "--output", help="output folder (default: runs/<timestamp>)")
     run.add_argument("--html", action="store_true", help="also export each executed notebook to HTML, images included")
+    add_language_option(run)
     run.set_defaults(func=command_run)
     sweep = sub.add_parser("sweep", help="run one notebook over a grid of parameters, on Ray; tables and a chart")
     sweep.add_argument("notebook", help="a name such as 01_speed or speed")
@@ -251,6 +277,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the embedded models").set_defaults(func=command_models)
     notebooks = sub.add_parser("notebooks", help="copy the tutorial's notebooks into a folder")
     notebooks.add_argument("folder")
+    add_language_option(notebooks)
     notebooks.set_defaults(func=command_notebooks)
     refs = sub.add_parser("references", help="re-execute notebooks in place to refresh the reference outputs")
     refs.add_argument("notebooks", nargs="*")
@@ -293,9 +320,22 @@ def parser() -> argparse.ArgumentParser:
     handout = sub.add_parser("handout", help="write the notebooks without solutions, as .ipynb and HTML, with an index")
     handout.add_argument("-o", "--output", required=True, help="folder to write into")
     handout.add_argument("--solutions", action="store_true", help="also the teacher's versions, in solutions/")
+    add_language_option(handout)
     handout.set_defaults(func=command_handout)
     sub.add_parser("exercises", help="list the exercises and their points").set_defaults(func=command_exercises)
+    translations = sub.add_parser("translations", help="write the translated notebooks (notebooks/<language>/) "
+                                  "from the English ones and translations/<language>/; list what needs a translator")
+    translations.add_argument("--lang", choices=[language for language in LANGUAGES if language != "en"],
+                              help="only this language (default: all)")
+    translations.add_argument("--diff", nargs="+", metavar="NOTEBOOK", help="show how the English of these notebooks "
+                              "changed under their stale translations, instead of writing anything")
+    translations.set_defaults(func=command_translations)
     return top
+
+
+def add_language_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--lang", choices=list(LANGUAGES), default="en",
+                         help="edition of the notebooks: " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

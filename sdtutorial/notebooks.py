@@ -14,6 +14,7 @@ import yaml
 
 from .files import write_atomically, write_json, write_notebook
 from .loading import first_line
+from .messages import check_language
 from .parameters import check_parameter
 from .references import WRITE_VARIABLE, reference_file
 from .results import read_results
@@ -22,6 +23,11 @@ from .stopping import progress
 
 # notebooks/ in a checkout; inside the installed package otherwise (pyproject.toml maps one onto the other).
 NOTEBOOKS_DIR = Path(str(importlib.resources.files("sdtutorial.notebook_files")))
+
+
+def notebooks_folder(language: str = "en") -> Path:
+    """Where the notebooks of a language's edition are: NOTEBOOKS_DIR for English, NOTEBOOKS_DIR/<language> else."""
+    return NOTEBOOKS_DIR if check_language(language) == "en" else NOTEBOOKS_DIR / language
 
 
 def available_notebooks(folder: Path | None = None) -> list[Path]:

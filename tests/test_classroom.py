@@ -147,10 +147,11 @@ def test_check_with_a_missing_model_file_is_one_line_and_exit_1(toyworld_copy):
 @pytest.mark.extended
 @pytest.mark.slow
 @pytest.mark.browser
-def test_handouts_open_in_a_browser_with_images_and_without_solutions(tmp_path):
+@pytest.mark.parametrize(("language", "heading"), [("en", "Try it yourself"), ("ar", "جرّب بنفسك")])
+def test_handouts_open_in_a_browser_with_images_and_without_solutions(tmp_path, language, heading):
     from playwright.sync_api import sync_playwright
 
-    index = write_handouts(tmp_path / "handouts", solutions=True)
+    index = write_handouts(tmp_path / "handouts", solutions=True, language=language)
     names = sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     for name in names:
         assert (tmp_path / "handouts" / f"{name}.ipynb").is_file()
@@ -167,7 +168,9 @@ def test_handouts_open_in_a_browser_with_images_and_without_solutions(tmp_path):
             assert page.url.endswith(f"/{names[0]}.html")
             text = page.locator("body").inner_text()
             assert "YOUR CODE HERE" in text and "BEGIN SOLUTION" not in text
-            assert "Try it yourself" in text
+            assert heading in text
+            direction = page.locator(".jp-RenderedMarkdown p").first.evaluate("p => getComputedStyle(p).direction")
+            assert direction == ("rtl" if language == "ar" else "ltr")
             images = page.locator("img[src^='data:image']")
             assert images.count() >= 1, "the lesson's images must be embedded in the page"
             assert images.first.evaluate("image => image.naturalWidth") > 0
