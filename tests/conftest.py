@@ -70,3 +70,33 @@ def run_notebook(tmp_path, monkeypatch):
         return read_results(nbformat.read(output, as_version=4))
 
     return run
+
+
+# For each code span (in <bdi>) with a word on either side on its line: the character before it in reading order
+# must lie to its right and the character after it to its left, as an Arabic reader reads.
+IN_READING_ORDER = """(selector) => {
+    const box = (node, index) => {
+        const range = document.createRange();
+        range.setStart(node, index);
+        range.setEnd(node, index + 1);
+        return range.getBoundingClientRect();
+    };
+    const results = [];
+    for (const bdi of document.querySelectorAll(selector + " bdi")) {
+        const before = bdi.previousSibling, after = bdi.nextSibling;
+        if (!before || !after || before.nodeType !== 3 || after.nodeType !== 3) continue;
+        const last = before.textContent.search(/\\S\\s*$/), first = after.textContent.search(/\\S/);
+        if (last < 0 || first < 0) continue;
+        const span = bdi.getBoundingClientRect(), left = box(before, last), right = box(after, first);
+        if (Math.abs(left.top - span.top) > 3 || Math.abs(right.top - span.top) > 3) continue;  // wrapped lines
+        results.push([left.left >= span.right - 1 && right.right <= span.left + 1, bdi.textContent]);
+    }
+    return results;
+}"""
+
+
+def inline_code_in_reading_order(page, selector: str) -> int:
+    """How many code spans were checked; fails naming any that sits out of its sentence's order."""
+    results = page.evaluate(IN_READING_ORDER, selector)
+    assert [text for ok, text in results if not ok] == []
+    return len(results)

@@ -1,4 +1,4 @@
-"""The playground in the real thing: JupyterLab in headless Chromium, driven by Playwright."""
+"""The playground, and an Arabic chapter, in the real thing: JupyterLab in headless Chromium, driven by Playwright."""
 
 import os
 import re
@@ -13,7 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_FLAGS, NOTEBOOKS
+from sdtutorial.notebooks import copy_notebooks, notebooks_folder
+
+from conftest import CHROMIUM, CHROMIUM_FLAGS, NOTEBOOKS, inline_code_in_reading_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.extended]
 
@@ -26,12 +28,14 @@ def free_port() -> int:
 
 @pytest.fixture
 def jupyterlab(tmp_path):
-    """A JupyterLab server on a loopback port with a token, serving a copy of the playground; stopped after."""
+    """A JupyterLab server on a loopback port with a token, serving a copy of the playground and of the Arabic speed
+    chapter (ar/, as committed, its pictures beside it); stopped after."""
     notebook = nbformat.read(NOTEBOOKS / "05_playground.ipynb", as_version=4)
     for cell in notebook.cells:  # without the reference outputs, a prompt like [1]: means this run ran it
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nbformat.write(notebook, tmp_path / "05_playground.ipynb")
+    copy_notebooks(tmp_path / "ar", notebooks_folder("ar"))
     # JupyterLab renders only the cells in view by default: render them all, so the panel is there to
     # click; and start the notebook's kernel without asking, so no kernel dialog stops the run.
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
@@ -98,3 +102,42 @@ def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_
             browser.close()
     under_papermill = run_notebook("05_playground", generate_on_start=True)
     assert [fingerprint_shown] == under_papermill["fingerprints"]["playground"]
+
+
+JUPYTERLAB_DIRECTIONS = """() => {
+    const direction = element => getComputedStyle(element).direction;
+    const markdown = [...document.querySelectorAll(".jp-MarkdownCell .jp-RenderedMarkdown")];
+    return {
+        paragraphs: markdown.flatMap(cell => [...cell.querySelectorAll("p, h1, h2, h3, li")]).map(direction),
+        code: [...document.querySelectorAll(".jp-CodeCell .jp-InputArea-editor .cm-line")].map(direction),
+        outputs: [...document.querySelectorAll(".jp-OutputArea-output")].map(direction),
+        images: [...document.querySelectorAll(".jp-OutputArea-output img")].map(image => image.naturalWidth),
+    };
+}"""
+
+
+def test_an_arabic_chapter_reads_right_to_left_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    url, token, folder = jupyterlab
+    with sync_playwright() as playwright:
+        executable = CHROMIUM or playwright.chromium.executable_path
+        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/lab/tree/ar/01_speed.ipynb?token={token}")
+            page.locator(".jp-RenderedMarkdown h1").first.wait_for(timeout=60_000)
+            page.wait_for_function("[...document.querySelectorAll('.jp-OutputArea-output img')].length > 0 && "
+                                   "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)",
+                                   timeout=60_000)
+            seen = page.evaluate(JUPYTERLAB_DIRECTIONS)
+            assert seen["paragraphs"] and set(seen["paragraphs"]) == {"rtl"}
+            assert seen["code"] and set(seen["code"]) == {"ltr"}
+            assert seen["outputs"] and set(seen["outputs"]) == {"ltr"}
+            assert seen["images"] and all(width > 0 for width in seen["images"])
+            assert inline_code_in_reading_order(page, ".jp-RenderedMarkdown p") >= 3
+        finally:
+            page.screenshot(path=folder / "arabic-01_speed-jupyterlab.png")
+            print(f"screenshot: {folder / 'arabic-01_speed-jupyterlab.png'}")
+            browser.close()
