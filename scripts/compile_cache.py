@@ -1,7 +1,9 @@
 """What torch.compile of sd15-arch's UNet costs and gives on this machine, with PyTorch's on-disk compile cache.
 
 Runs one guided UNet step eagerly and compiled, in a fresh process with an empty cache (a cold compile), then in a
-second process that finds the first one's cache: the first call's seconds in each, and the step's seconds after.
+second process that finds the first one's cache, and in a third with an empty cache that loads the portable cache
+artifacts the first one saved (torch.compiler.save_cache_artifacts: one file, which could travel beside a run to
+another machine of the same kind): the first call's seconds in each, and the step's seconds after.
 
     .venv/bin/python scripts/compile_cache.py [--dtype half] [--size 256] [--freezing]
         [--mode default|max-autotune-no-cudagraphs]
@@ -17,8 +19,11 @@ import tempfile
 import time
 
 
-def measure(dtype: str, size: int, mode: str, freezing: bool) -> dict:
+def measure(dtype: str, size: int, mode: str, freezing: bool, artifacts: str, load: bool) -> dict:
     import torch
+
+    if load:
+        torch.compiler.load_cache_artifacts(open(artifacts, "rb").read())
 
     # Freezing treats the weights as constants, so Inductor can fold them and prepack them for oneDNN's kernels.
     torch._inductor.config.freezing = freezing
@@ -45,7 +50,12 @@ def measure(dtype: str, size: int, mode: str, freezing: bool) -> dict:
         compiled_step()
         first_call = time.perf_counter() - start
         compiled = seconds(compiled_step)
-    return {"eager_step": eager, "first_compiled_call": first_call, "compiled_step": compiled}
+    saved = None if load else torch.compiler.save_cache_artifacts()
+    if saved:
+        with open(artifacts, "wb") as file:
+            file.write(saved[0])
+    return {"eager_step": eager, "first_compiled_call": first_call, "compiled_step": compiled,
+            "artifacts_bytes": len(saved[0]) if saved else None}
 
 
 def main() -> None:
@@ -55,17 +65,23 @@ def main() -> None:
     parser.add_argument("--mode", default="default")
     parser.add_argument("--freezing", action="store_true", help="Inductor's freezing: weights as constants")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--artifacts", help=argparse.SUPPRESS)
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.dtype, args.size, args.mode, args.freezing)))
+        print(json.dumps(measure(args.dtype, args.size, args.mode, args.freezing, args.artifacts, args.load)))
         return
-    with tempfile.TemporaryDirectory() as cache:
-        env = os.environ | {"TORCHINDUCTOR_CACHE_DIR": cache}
+    with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, __file__, "--child", "--dtype", args.dtype, "--size", str(args.size),
-                   "--mode", args.mode] + (["--freezing"] if args.freezing else [])
-        runs = [json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-                           .stdout.strip().splitlines()[-1]) for _ in ("cold", "warm")]
-    cold, warm = runs
+                   "--mode", args.mode, "--artifacts", os.path.join(folder, "artifacts.bin")]
+        command += ["--freezing"] if args.freezing else []
+
+        def child(cache: str, *extra: str) -> dict:
+            env = os.environ | {"TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, cache)}
+            done = subprocess.run(command + list(extra), env=env, check=True, capture_output=True, text=True)
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        cold, warm, portable = child("cache"), child("cache"), child("empty", "--load")
     freezing = ", freezing" if args.freezing else ""
     print(f"sd15-arch UNet, one guided step at {args.size}x{args.size}, {args.dtype}, torch.compile mode "
           f"{args.mode}{freezing}:")
@@ -74,9 +90,12 @@ def main() -> None:
     print(f"  first compiled call: {cold['first_compiled_call']:.1f} s with an empty cache, "
           f"{warm['first_compiled_call']:.1f} s in a new process with the cache "
           f"({cold['first_compiled_call'] / warm['first_compiled_call']:.1f}x faster)")
+    print(f"  with the portable artifacts ({(cold['artifacts_bytes'] or 0) / 1e6:.1f} MB) in a new process and an "
+          f"empty cache: {portable['first_compiled_call']:.1f} s "
+          f"({cold['first_compiled_call'] / portable['first_compiled_call']:.1f}x faster)")
     gain = cold["eager_step"] - cold["compiled_step"]
     if gain > 0:
-        for label, run in (("cold", cold), ("cached", warm)):
+        for label, run in (("cold", cold), ("cached", warm), ("portable", portable)):
             extra = run["first_compiled_call"] - run["compiled_step"]
             print(f"  the {label} compile repays itself after {extra / gain:.0f} steps "
                   f"({extra / gain / 20:.1f} images of 20 steps)")
