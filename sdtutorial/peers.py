@@ -3,6 +3,11 @@
 `openvino.convert_model` traces the pipeline's own torch modules, so no second copy of the model
 and no other environment is needed (optimum-intel, the usual route, pins transformers below the
 version the lock holds). The text encoder, called once per image, and the scheduler stay in PyTorch.
+
+DeepCache is a choice of the pipeline, not of PyTorch, so OpenVINO runs it too: the UNet is converted twice, once
+whole and also returning the deep features DeepCache keeps (what enters the last layer of the last up block), and
+once as the shallow part a cached step runs on them (DeepCache's branch 0: the time embedding, the input
+convolution, that last layer and the output).
 """
 
 import warnings
@@ -43,6 +48,57 @@ class UNetForExport(torch.nn.Module):
         return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states, return_dict=False)[0]
 
 
+def deep_features_layer(unet) -> torch.nn.Module:
+    """The layer whose output DeepCache's branch 0 keeps: the last up block's second-to-last attention (or resnet)."""
+    block = unet.up_blocks[-1]
+    return (block.attentions if getattr(block, "attentions", None) else block.resnets)[-2]
+
+
+class UNetWithDeepFeatures(UNetForExport):
+    """The whole UNet, also returning the deep features a DeepCache step after it reuses."""
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        kept = []
+        hook = deep_features_layer(self.unet).register_forward_hook(
+            lambda module, args, output: kept.append(output[0] if isinstance(output, tuple) else output))
+        try:
+            return super().forward(sample, timestep, encoder_hidden_states), kept[0]
+        finally:
+            hook.remove()
+
+
+class ShallowUNet(UNetForExport):
+    """What a DeepCache step (branch 0) computes from the kept deep features: as UNet2DConditionModel's forward, for
+    the layers it does not skip."""
+
+    def forward(self, sample, timestep, encoder_hidden_states, deep_features):
+        unet, block = self.unet, self.unet.up_blocks[-1]
+        embedding = unet.time_embedding(unet.get_time_embed(sample=sample, timestep=timestep))
+        hidden = block.resnets[-1](torch.cat([deep_features, unet.conv_in(sample)], dim=1), embedding)
+        if getattr(block, "attentions", None):
+            hidden = block.attentions[-1](hidden, encoder_hidden_states=encoder_hidden_states, return_dict=False)[0]
+        return unet.conv_out(unet.conv_act(unet.conv_norm_out(hidden)))
+
+
+class DeepCacheUNet(torch.nn.Module):
+    """Called by the pipeline as its UNet is: every `interval`-th step of the scheduler (counted as DeepCache counts
+    them) runs `whole`, which also returns the deep features; the steps between run `shallow` on them."""
+
+    def __init__(self, unet, scheduler, interval: int, whole: Callable, shallow: Callable):
+        super().__init__()
+        self.config, self.dtype, self.device = unet.config, unet.dtype, unet.device
+        self.scheduler, self.interval, self.whole, self.shallow = scheduler, interval, whole, shallow
+        self.deep_features = None
+
+    def forward(self, sample, timestep, encoder_hidden_states, return_dict=False, **unused):
+        step = list(self.scheduler.timesteps).index(timestep)
+        if step % self.interval == 0 or self.deep_features is None:
+            noise, self.deep_features = self.whole(sample, timestep, encoder_hidden_states)
+        else:
+            noise = self.shallow(sample, timestep, encoder_hidden_states, self.deep_features)
+        return (noise,)
+
+
 class OpenVINOUNet(torch.nn.Module):
     """Called by the pipeline as its UNet is; runs the compiled OpenVINO model instead. A module, so that hooks (the
     bench's UNet clock) see its calls as they see PyTorch's UNet's."""
@@ -52,8 +108,13 @@ class OpenVINOUNet(torch.nn.Module):
         self.config, self.dtype, self.device, self.compiled = unet.config, unet.dtype, unet.device, compiled
 
     def forward(self, sample, timestep, encoder_hidden_states, return_dict=False, **unused):
-        output = self.compiled([sample.numpy(), np.asarray(timestep, dtype=np.int64), encoder_hidden_states.numpy()])
-        return (torch.from_numpy(output[0]),)
+        return (torch.from_numpy(run(self.compiled, (sample, timestep, encoder_hidden_states))[0]),)
+
+
+def run(compiled, inputs) -> list[np.ndarray]:
+    """A compiled UNet part's outputs for torch inputs (the timestep as OpenVINO's traced int64)."""
+    arrays = [np.asarray(value, dtype=np.int64) if i == 1 else value.numpy() for i, value in enumerate(inputs)]
+    return list(compiled(arrays).to_tuple())
 
 
 class OpenVINODecoder(torch.nn.Module):
@@ -67,21 +128,28 @@ class OpenVINODecoder(torch.nn.Module):
         return torch.from_numpy(self.compiled([z.numpy()])[0])
 
 
-def convert(pipeline, height: int, width: int) -> dict:
-    """The pipeline's UNet and VAE decoder as OpenVINO models (float32 pipeline, any batch and size)."""
+def convert(pipeline, height: int, width: int, deepcache: bool = False) -> dict:
+    """The pipeline's UNet and VAE decoder as OpenVINO models (float32 pipeline, any batch and size); with
+    `deepcache`, also the UNet's two parts for DeepCache ("whole": returning the deep features too, "shallow")."""
     import openvino
 
     unet, scale = pipeline.unet, pipeline.vae_scale_factor
     latents = (2, unet.config.in_channels, height // scale, width // scale)  # the guided pair of one image
     text = (2, pipeline.tokenizer.model_max_length, unet.config.cross_attention_dim)
+    inputs = (torch.randn(latents), torch.tensor(999), torch.randn(text))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants, as intended
-        return {
-            "unet": openvino.convert_model(UNetForExport(unet).eval(), example_input=(
-                torch.randn(latents), torch.tensor(999), torch.randn(text))),
+        models = {
+            "unet": openvino.convert_model(UNetForExport(unet).eval(), example_input=inputs),
             "decoder": openvino.convert_model(pipeline.vae.decoder.eval(), example_input=(
                 torch.randn(1, pipeline.vae.config.latent_channels, *latents[2:]),)),
         }
+        if deepcache:
+            _, deep_features = UNetWithDeepFeatures(unet)(*inputs)
+            models["whole"] = openvino.convert_model(UNetWithDeepFeatures(unet).eval(), example_input=inputs)
+            models["shallow"] = openvino.convert_model(ShallowUNet(unet).eval(),
+                                                       example_input=(*inputs, deep_features))
+    return models
 
 
 def runtime_precision(compiled) -> str:
@@ -93,9 +161,11 @@ def runtime_precision(compiled) -> str:
     return PRECISION_NAMES.get(precision, precision)
 
 
-def use_openvino(pipeline, models: dict, precision: str | None = None) -> tuple[Callable[[], None], str]:
+def use_openvino(pipeline, models: dict, precision: str | None = None,
+                 deepcache: int = 0) -> tuple[Callable[[], None], str]:
     """Compile `models` for the CPU and put them in `pipeline`; return a function that undoes it, and the
-    precision they run in. `precision` (e.g. "f32") overrides OpenVINO's own choice (`INFERENCE_PRECISION_HINT`)."""
+    precision they run in. `precision` (e.g. "f32") overrides OpenVINO's own choice (`INFERENCE_PRECISION_HINT`);
+    `deepcache` (an interval) runs the UNet as DeepCache does, from the models `convert(..., deepcache=True)` adds."""
     import openvino
 
     config = {"INFERENCE_PRECISION_HINT": precision} if precision else {}
@@ -103,7 +173,14 @@ def use_openvino(pipeline, models: dict, precision: str | None = None) -> tuple[
     unet = core.compile_model(models["unet"], "CPU", config)
     decoder = core.compile_model(models["decoder"], "CPU", config)
     original_unet, original_decoder = pipeline.unet, pipeline.vae.decoder
-    pipeline.unet, pipeline.vae.decoder = OpenVINOUNet(original_unet, unet), OpenVINODecoder(decoder)
+    pipeline.vae.decoder = OpenVINODecoder(decoder)
+    if deepcache:
+        whole, shallow = (core.compile_model(models[part], "CPU", config) for part in ("whole", "shallow"))
+        pipeline.unet = DeepCacheUNet(original_unet, pipeline.scheduler, deepcache,
+                                      lambda *inputs: tuple(map(torch.from_numpy, run(whole, inputs))),
+                                      lambda *inputs: torch.from_numpy(run(shallow, inputs)[0]))
+    else:
+        pipeline.unet = OpenVINOUNet(original_unet, unet)
 
     def undo():
         pipeline.unet, pipeline.vae.decoder = original_unet, original_decoder

@@ -62,13 +62,15 @@ def markdown(report: Report) -> str:
     if report.peer:
         p = report.peer
         lines += ["", f"OpenVINO {p['version']} ran the fast setting's UNet and VAE decoder (converted from the "
-                  f"pipeline's modules in {p['conversion_seconds']:.1f} s; text encoder and scheduler in PyTorch):"]
+                  f"pipeline's modules in {p['conversion_seconds']:.1f} s; text encoder and scheduler in PyTorch), "
+                  "and where the best combination uses DeepCache, the same with DeepCache at its interval:"]
         for r in p["rows"]:
             ratio = r.get("best_is_faster_by")
             against = "" if ratio is None else (
                 f"; the best PyTorch combination is {ratio:.2f}x as fast" if ratio >= 1 else
                 f"; it is {1 / ratio:.2f}x as fast as the best PyTorch combination")
-            lines.append(f"- {r['variant']}: {r['psnr_vs_float32']:.1f} dB PSNR from PyTorch float32's image{against}")
+            lines.append(f"- {r['variant']}: {r['psnr_vs_float32']:.1f} dB PSNR from PyTorch float32's image with the "
+                         f"same pipeline options{against}")
     t = report.seconds
     quality = f"; scoring on {QUALITY_MODEL} {t['quality']:.1f} s" if t.get("quality") else ""
     quality += f"; converting for OpenVINO {t['peer_conversion']:.1f} s" if t.get("peer_conversion") else ""

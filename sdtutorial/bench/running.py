@@ -97,7 +97,8 @@ class BenchRun:
             if best.name in self.measured:
                 quality.measure(best)
         if settings.peer:
-            report.peer = self.measure_peer()
+            report.peer = self.measure_peer(best.deepcache if combined is not None and best.name in self.measured
+                                            else 0)
         self.bar.close()
         for name, (_, entry) in self.measured.items():
             entry |= quality.row(name)
@@ -236,9 +237,10 @@ class BenchRun:
             self.report.skipped.append({"variant": variant.name, "reason": reason})
         self.bar.update()
 
-    def measure_peer(self) -> dict | None:
+    def measure_peer(self, deepcache: int = 0) -> dict | None:
         """The fast setting in float32 with the UNet and VAE decoder converted to OpenVINO: timed in OpenVINO's
-        default precision and in float32, each row's image compared with PyTorch float32's by PSNR."""
+        default precision and in float32, each row's image compared with PyTorch float32's by PSNR; and with
+        `deepcache` (the best combination's interval), the same with DeepCache, as the best combination runs it."""
         from .. import peers
 
         settings, report, bar = self.settings, self.report, self.bar
@@ -246,43 +248,64 @@ class BenchRun:
         if reason:
             report.skipped.append({"variant": "peer: OpenVINO", "reason": reason})
             return None
-        bar.total += len(PEER_PRECISIONS)
+        intervals = [0, deepcache] if deepcache else [0]
+        bar.total += len(PEER_PRECISIONS) * len(intervals)
         bar.set_postfix_str("peer: OpenVINO (converting)")
         fast32 = dataclasses.replace(FAST, dtype="float32")
         pipeline = self.models.get("float32")
+        references = {0: self.float32_fast_images}
+        if deepcache:  # PyTorch's float32 images with the same DeepCache interval
+            undo = configure(pipeline, dataclasses.replace(fast32, deepcache=deepcache), self.models)
+            try:
+                references[deepcache] = self.call(pipeline, quick_steps(FAST.steps, settings.quick))
+            finally:
+                undo()
         undo = configure(pipeline, fast32, self.models)
         try:
-            reference = self.float32_fast_images or self.call(pipeline, quick_steps(FAST.steps, settings.quick))
+            references[0] = references[0] or self.call(pipeline, quick_steps(FAST.steps, settings.quick))
             native = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
             start = time.perf_counter()
             try:
-                models = peers.convert(pipeline, settings.height or native, settings.width or native)
+                models = peers.convert(pipeline, settings.height or native, settings.width or native,
+                                       deepcache=bool(deepcache))
             except Exception as error:  # noqa: BLE001 - a failed conversion is reported; the rest of the bench is kept
                 report.skipped.append({"variant": "peer: OpenVINO",
                                        "reason": f"conversion failed: {first_line(error)}"})
                 return None
             result = {"name": "openvino", "version": peers.version(),
                       "conversion_seconds": time.perf_counter() - start, "rows": []}
-            for label, precision in PEER_PRECISIONS.items():
-                if not any(r["dtype"] == label for r in result["rows"]):  # OpenVINO's own choice may be float32
-                    undo_peer, runs_in = peers.use_openvino(pipeline, models, precision)
-                    name = f"peer: OpenVINO {result['version']}, {runs_in}" + ("" if label else " (its default)")
-                    bar.set_postfix_str(name)
-                    try:
-                        # Not its peak memory: OpenVINO keeps its working memory from one call to the next, so what
-                        # a call adds is not what it uses, as it is for PyTorch on a CPU.
-                        images = self.measure(pipeline, dataclasses.replace(fast32, name=name), runs_in,
-                                              memory=False)
-                        result["rows"].append({"variant": name, "dtype": runs_in,
-                                               "psnr_vs_float32": compare(images, reference)["psnr"]})
-                    except (RuntimeError, NotImplementedError) as error:
-                        report.skipped.append({"variant": name, "reason": f"failed: {first_line(error)}"})
-                    finally:
-                        undo_peer()
-                bar.update()
+            for interval in intervals:
+                done = []
+                for label, precision in PEER_PRECISIONS.items():
+                    if label not in done:  # OpenVINO's own choice may be float32
+                        done.append(self.measure_peer_row(pipeline, models, dataclasses.replace(
+                            fast32, deepcache=interval), precision, label, references[interval], result))
+                    bar.update()
             return result
         finally:
             undo()
+
+    def measure_peer_row(self, pipeline, models, variant: Variant, precision, label: str, reference: list,
+                         result: dict) -> str:
+        """One row of the peer: `variant`'s pipeline options with OpenVINO's models in `precision`; the dtype it ran
+        in."""
+        from .. import peers
+
+        undo_peer, runs_in = peers.use_openvino(pipeline, models, precision, deepcache=variant.deepcache)
+        name = (f"peer: OpenVINO {result['version']}, {runs_in}" + ("" if label else " (its default)")
+                + (f", + DeepCache, interval {variant.deepcache}" if variant.deepcache else ""))
+        self.bar.set_postfix_str(name)
+        try:
+            # Not its peak memory: OpenVINO keeps its working memory from one call to the next, so what a call adds
+            # is not what it uses, as it is for PyTorch on a CPU.
+            images = self.measure(pipeline, dataclasses.replace(variant, name=name), runs_in, memory=False)
+            result["rows"].append({"variant": name, "dtype": runs_in, "deepcache": variant.deepcache,
+                                   "psnr_vs_float32": compare(images, reference)["psnr"]})
+        except (RuntimeError, NotImplementedError) as error:
+            self.report.skipped.append({"variant": name, "reason": f"failed: {first_line(error)}"})
+        finally:
+            undo_peer()
+        return runs_in
 
     def batch_search(self) -> dict:
         """The largest batch that fits the memory budget (weights included), with each memory saver."""
