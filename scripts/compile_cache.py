@@ -5,8 +5,11 @@ second process that finds the first one's cache, and in a third with an empty ca
 artifacts the first one saved (torch.compiler.save_cache_artifacts: one file, which could travel beside a run to
 another machine of the same kind): the first call's seconds in each, and the step's seconds after.
 
-    .venv/bin/python scripts/compile_cache.py [--dtype half] [--size 256] [--freezing]
+    .venv/bin/python scripts/compile_cache.py [--dtype half] [--size 256] [--freezing] [--regional]
         [--mode default|max-autotune-no-cudagraphs]
+
+--regional compiles the UNet's repeated transformer block once (diffusers' compile_repeated_blocks) instead of the
+whole UNet.
 """
 
 import argparse
@@ -19,7 +22,7 @@ import tempfile
 import time
 
 
-def measure(dtype: str, size: int, mode: str, freezing: bool, artifacts: str, load: bool) -> dict:
+def measure(dtype: str, size: int, mode: str, freezing: bool, regional: bool, artifacts: str, load: bool) -> dict:
     import torch
 
     if load:
@@ -44,7 +47,11 @@ def measure(dtype: str, size: int, mode: str, freezing: bool, artifacts: str, lo
 
     with torch.inference_mode():
         eager = seconds(guided_step(pipeline, size, size), calls=4)
-        pipeline.unet = torch.compile(pipeline.unet, mode=None if mode == "default" else mode)
+        options = {"mode": None if mode == "default" else mode}
+        if regional:
+            pipeline.unet.compile_repeated_blocks(**options)
+        else:
+            pipeline.unet = torch.compile(pipeline.unet, **options)
         compiled_step = guided_step(pipeline, size, size)
         start = time.perf_counter()
         compiled_step()
@@ -64,17 +71,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--mode", default="default")
     parser.add_argument("--freezing", action="store_true", help="Inductor's freezing: weights as constants")
+    parser.add_argument("--regional", action="store_true", help="compile the repeated block, not the whole UNet")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--artifacts", help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.dtype, args.size, args.mode, args.freezing, args.artifacts, args.load)))
+        print(json.dumps(measure(args.dtype, args.size, args.mode, args.freezing, args.regional, args.artifacts,
+                                 args.load)))
         return
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, __file__, "--child", "--dtype", args.dtype, "--size", str(args.size),
                    "--mode", args.mode, "--artifacts", os.path.join(folder, "artifacts.bin")]
-        command += ["--freezing"] if args.freezing else []
+        command += (["--freezing"] if args.freezing else []) + (["--regional"] if args.regional else [])
 
         def child(cache: str, *extra: str) -> dict:
             env = os.environ | {"TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, cache)}
@@ -82,9 +91,9 @@ def main() -> None:
             return json.loads(done.stdout.strip().splitlines()[-1])
 
         cold, warm, portable = child("cache"), child("cache"), child("empty", "--load")
-    freezing = ", freezing" if args.freezing else ""
+    options = (", freezing" if args.freezing else "") + (", regional" if args.regional else "")
     print(f"sd15-arch UNet, one guided step at {args.size}x{args.size}, {args.dtype}, torch.compile mode "
-          f"{args.mode}{freezing}:")
+          f"{args.mode}{options}:")
     print(f"  eager step {cold['eager_step']:.2f} s; compiled step {cold['compiled_step']:.2f} s "
           f"({cold['eager_step'] / cold['compiled_step']:.2f}x)")
     print(f"  first compiled call: {cold['first_compiled_call']:.1f} s with an empty cache, "
