@@ -87,10 +87,13 @@ def main() -> None:
 
         def child(cache: str, *extra: str) -> dict:
             env = os.environ | {"TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, cache)}
-            done = subprocess.run(command + list(extra), env=env, check=True, capture_output=True, text=True)
+            done = subprocess.run(command + list(extra), env=env, capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(f"a measuring process failed:\n{done.stderr[-3000:]}")
             return json.loads(done.stdout.strip().splitlines()[-1])
 
-        cold, warm, portable = child("cache"), child("cache"), child("empty", "--load")
+        cold, warm = child("cache"), child("cache")
+        portable = child("empty", "--load") if cold["artifacts_bytes"] else None
     options = (", freezing" if args.freezing else "") + (", regional" if args.regional else "")
     print(f"sd15-arch UNet, one guided step at {args.size}x{args.size}, {args.dtype}, torch.compile mode "
           f"{args.mode}{options}:")
@@ -99,12 +102,17 @@ def main() -> None:
     print(f"  first compiled call: {cold['first_compiled_call']:.1f} s with an empty cache, "
           f"{warm['first_compiled_call']:.1f} s in a new process with the cache "
           f"({cold['first_compiled_call'] / warm['first_compiled_call']:.1f}x faster)")
-    print(f"  with the portable artifacts ({(cold['artifacts_bytes'] or 0) / 1e6:.1f} MB) in a new process and an "
-          f"empty cache: {portable['first_compiled_call']:.1f} s "
-          f"({cold['first_compiled_call'] / portable['first_compiled_call']:.1f}x faster)")
+    if portable:
+        print(f"  with the portable artifacts ({cold['artifacts_bytes'] / 1e6:.1f} MB) in a new process and an empty "
+              f"cache: {portable['first_compiled_call']:.1f} s "
+              f"({cold['first_compiled_call'] / portable['first_compiled_call']:.1f}x faster)")
+    else:
+        print("  torch.compiler.save_cache_artifacts() saved nothing to carry to another process")
     gain = cold["eager_step"] - cold["compiled_step"]
     if gain > 0:
-        for label, run in (("cold", cold), ("cached", warm), ("portable", portable)):
+        for label, run in (("cold", cold), ("cached", warm), ("portable", portable or {})):
+            if not run:
+                continue
             extra = run["first_compiled_call"] - run["compiled_step"]
             print(f"  the {label} compile repays itself after {extra / gain:.0f} steps "
                   f"({extra / gain / 20:.1f} images of 20 steps)")
