@@ -103,8 +103,9 @@ def translated_outputs(outputs: list, language: str) -> list:
     for output in outputs:
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
             output["text"] = "".join(
-                right_message(m["exercise"], int(m["points"]), language) + "\n" if (m := RIGHT_LINE.match(line))
-                else line + "\n" for line in output["text"].splitlines())
+                right_message(m["exercise"], int(m["points"]), language) + line[len(line.rstrip("\n")):]
+                if (m := RIGHT_LINE.match(line.rstrip("\n"))) else line
+                for line in output["text"].splitlines(keepends=True))
     return outputs
 
 
