@@ -57,7 +57,7 @@ def command_run(args: argparse.Namespace) -> int:
     params.update({name: parse_value(value) for name, value in args.parameter or []})
     check_parameters(notebooks, params)
     out_dir = output_folder(args.output)
-    summary = run_notebooks(notebooks, params, out_dir, html=args.html)
+    summary = run_notebooks(notebooks, params, out_dir, html=args.html, language=args.lang)
     print(summary_table(summary))
     print(f"outputs and summary.json in {out_dir}")
     failed = [e for e in summary if e["status"] != "ok"]

@@ -130,13 +130,15 @@ def run_notebook(path: Path, out_dir: Path, params: dict, progress_bar: bool = T
     return entry
 
 
-def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path, html: bool = False) -> list[dict]:
-    """Run each notebook in turn, writing `out_dir/summary.json` (whole) after each so nothing is lost on failure."""
+def run_notebooks(notebooks: list[Path], params: dict, out_dir: Path, html: bool = False,
+                  language: str = "en") -> list[dict]:
+    """Run each notebook in turn, writing `out_dir/summary.json` (whole) after each so nothing is lost on failure;
+    `language` is the edition they come from, for the command that runs the rest."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = []
     for i, path in enumerate(notebooks, start=1):
         finished = ", ".join(entry["notebook"] for entry in summary) or "none"
-        rest = " ".join(nb.stem for nb in notebooks[i - 1 :])
+        rest = " ".join(nb.stem for nb in notebooks[i - 1 :]) + ("" if language == "en" else f" --lang {language}")
         progress.update(f"notebooks finished: {finished}, kept in {out_dir} (summary.json); "
                         f"to run the rest: sdtutorial run {rest} [the same parameters]")
         print(f"[{i}/{len(notebooks)}] {path.stem}", flush=True)
