@@ -7,6 +7,7 @@ extensions = ["myst_nb"]
 nb_execution_mode = "off"  # the committed outputs are the tested ones; the book never runs a notebook
 # (each notebook's results cell, JSON for papermill and the tests, carries the tag remove-cell)
 nb_merge_streams = True
+nb_render_markdown_format = "myst"  # the notebooks' Markdown outputs are tables, which CommonMark (the default) lacks
 myst_heading_anchors = 3
 # ar and notebooks/ar are the Arabic book, built on its own from docs/ar (its conf.py starts from this one)
 exclude_patterns = ["_build", "notebooks/__init__.py", "notebooks/.ipynb_checkpoints", "ar", "notebooks/ar"]

@@ -91,6 +91,7 @@ def test_every_chapter_loads_with_its_images_and_only_local_requests(book, brows
         assert all(width > 0 for _, width in widths), [src for src, width in widths if width == 0]
         if name.removeprefix("ar/") in ("notebooks/01_speed", "notebooks/03_quality", "index"):
             assert widths, f"{name} shows no images"
+        assert "|---|" not in page.locator("main").inner_text(), f"{name} shows a Markdown table as text"
         local = urlparse(url).netloc
         outside = [u for u in requested if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != local]
         assert outside == []
