@@ -170,16 +170,15 @@ def use_openvino(pipeline, models: dict, precision: str | None = None,
 
     config = {"INFERENCE_PRECISION_HINT": precision} if precision else {}
     core = openvino.Core()
-    unet = core.compile_model(models["unet"], "CPU", config)
-    decoder = core.compile_model(models["decoder"], "CPU", config)
     original_unet, original_decoder = pipeline.unet, pipeline.vae.decoder
-    pipeline.vae.decoder = OpenVINODecoder(decoder)
+    pipeline.vae.decoder = OpenVINODecoder(core.compile_model(models["decoder"], "CPU", config))
     if deepcache:
-        whole, shallow = (core.compile_model(models[part], "CPU", config) for part in ("whole", "shallow"))
+        unet, shallow = (core.compile_model(models[part], "CPU", config) for part in ("whole", "shallow"))
         pipeline.unet = DeepCacheUNet(original_unet, pipeline.scheduler, deepcache,
-                                      lambda *inputs: tuple(map(torch.from_numpy, run(whole, inputs))),
+                                      lambda *inputs: tuple(map(torch.from_numpy, run(unet, inputs))),
                                       lambda *inputs: torch.from_numpy(run(shallow, inputs)[0]))
     else:
+        unet = core.compile_model(models["unet"], "CPU", config)
         pipeline.unet = OpenVINOUNet(original_unet, unet)
 
     def undo():

@@ -253,8 +253,8 @@ class BenchRun:
         bar.set_postfix_str("peer: OpenVINO (converting)")
         fast32 = dataclasses.replace(FAST, dtype="float32")
         pipeline = self.models.get("float32")
-        references = {0: self.float32_fast_images}
-        if deepcache:  # PyTorch's float32 images with the same DeepCache interval
+        references = {}  # PyTorch's float32 images with each row's pipeline options
+        if deepcache:
             undo = configure(pipeline, dataclasses.replace(fast32, deepcache=deepcache), self.models)
             try:
                 references[deepcache] = self.call(pipeline, quick_steps(FAST.steps, settings.quick))
@@ -262,7 +262,7 @@ class BenchRun:
                 undo()
         undo = configure(pipeline, fast32, self.models)
         try:
-            references[0] = references[0] or self.call(pipeline, quick_steps(FAST.steps, settings.quick))
+            references[0] = self.float32_fast_images or self.call(pipeline, quick_steps(FAST.steps, settings.quick))
             native = pipeline.unet.config.sample_size * pipeline.vae_scale_factor
             start = time.perf_counter()
             try:
