@@ -12,6 +12,7 @@ outputs included, is the English notebook's, so nbval of the English notebooks c
 import copy
 import difflib
 import hashlib
+import io
 import re
 import subprocess
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from .files import write_notebook
+from .files import write_atomically, write_notebook
 from .messages import RIGHT_TO_LEFT, catalog, catalog_path, right_message
 from .notebooks import NOTEBOOKS_DIR, available_notebooks
 
@@ -191,7 +192,8 @@ def update_catalog(language: str) -> list[str]:
     current = catalog(language)
     current.update(template, update_creation_date=False)
     current.obsolete.clear()
-    with open(catalog_path(language), "wb") as file:
-        write_po(file, current, width=120, no_location=True, omit_header=False)
+    text = io.BytesIO()
+    write_po(text, current, width=120, no_location=True, omit_header=False)
+    write_atomically(catalog_path(language), text.getvalue())
     catalog.cache_clear()
     return [m.id for m in current if m.id and (not m.string or m.fuzzy)]
