@@ -72,6 +72,19 @@ def run_notebook(tmp_path, monkeypatch):
     return run
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests (the one scripts/ensure_browser.sh finds), closed after the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        executable = CHROMIUM or playwright.chromium.executable_path
+        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
 # For each code span (in <bdi>) with a word on either side on its line: the character before it in reading order
 # must lie to its right and the character after it to its left, as an Arabic reader reads.
 IN_READING_ORDER = """(selector) => {

@@ -9,12 +9,11 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, inline_code_in_reading_order
+from conftest import ROOT, inline_code_in_reading_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.extended]
 CHAPTERS = ["01_speed", "02_memory", "03_quality", "04_next_steps", "05_playground", "06_beyond_the_guide"]
@@ -51,18 +50,6 @@ def book(tmp_path_factory):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        executable = CHROMIUM or playwright.chromium.executable_path
-        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url: str):

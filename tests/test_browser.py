@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from sdtutorial.notebooks import copy_notebooks, notebooks_folder
 
-from conftest import CHROMIUM, CHROMIUM_FLAGS, NOTEBOOKS, inline_code_in_reading_order
+from conftest import NOTEBOOKS, inline_code_in_reading_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.extended]
 
@@ -70,36 +69,32 @@ def jupyterlab(tmp_path):
         server.wait(timeout=30)
 
 
-def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, run_notebook):
-    from playwright.sync_api import expect, sync_playwright
+def test_generate_in_jupyterlab_shows_the_papermill_fingerprint(jupyterlab, browser, run_notebook):
+    from playwright.sync_api import expect
 
     url, token, folder = jupyterlab
-    with sync_playwright() as playwright:
-        executable = CHROMIUM or playwright.chromium.executable_path
-        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/lab/tree/05_playground.ipynb?token={token}")
-            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # kernel connected
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            page.get_by_text("[1]:").first.wait_for(timeout=60_000)
-            generate = page.get_by_role("button", name="Generate")
-            generate.wait_for(timeout=120_000)
-            generate.click()
-            shown = page.locator(".sdtutorial-fingerprints")
-            expect(shown).to_have_text(re.compile(r"^[0-9a-f]{16}$"), timeout=120_000)
-            fingerprint_shown = shown.inner_text()
-            expect(page.locator(".sdtutorial-status")).to_contain_text("1 image(s) in")
-            expect(page.locator(".jupyter-widgets img").first).to_be_visible()
-            if os.environ.get("SDTUTORIAL_PLAYGROUND_SCREENSHOT"):  # the book's picture of the panel (05's markdown)
-                panel = page.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Generate"))
-                panel.first.screenshot(path=os.environ["SDTUTORIAL_PLAYGROUND_SCREENSHOT"])
-        finally:
-            page.screenshot(path=folder / "playground.png", full_page=True)  # on failure too, to see why
-            browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{url}/lab/tree/05_playground.ipynb?token={token}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # kernel connected
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        page.get_by_text("[1]:").first.wait_for(timeout=60_000)
+        generate = page.get_by_role("button", name="Generate")
+        generate.wait_for(timeout=120_000)
+        generate.click()
+        shown = page.locator(".sdtutorial-fingerprints")
+        expect(shown).to_have_text(re.compile(r"^[0-9a-f]{16}$"), timeout=120_000)
+        fingerprint_shown = shown.inner_text()
+        expect(page.locator(".sdtutorial-status")).to_contain_text("1 image(s) in")
+        expect(page.locator(".jupyter-widgets img").first).to_be_visible()
+        if os.environ.get("SDTUTORIAL_PLAYGROUND_SCREENSHOT"):  # the book's picture of the panel (05's markdown)
+            panel = page.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Generate"))
+            panel.first.screenshot(path=os.environ["SDTUTORIAL_PLAYGROUND_SCREENSHOT"])
+    finally:
+        page.screenshot(path=folder / "playground.png", full_page=True)  # on failure too, to see why
+        page.close()
     under_papermill = run_notebook("05_playground", generate_on_start=True)
     assert [fingerprint_shown] == under_papermill["fingerprints"]["playground"]
 
@@ -116,28 +111,22 @@ JUPYTERLAB_DIRECTIONS = """() => {
 }"""
 
 
-def test_an_arabic_chapter_reads_right_to_left_in_jupyterlab(jupyterlab):
-    from playwright.sync_api import sync_playwright
-
+def test_an_arabic_chapter_reads_right_to_left_in_jupyterlab(jupyterlab, browser):
     url, token, folder = jupyterlab
-    with sync_playwright() as playwright:
-        executable = CHROMIUM or playwright.chromium.executable_path
-        assert Path(executable).is_file(), f"no browser at {executable}: run scripts/ensure_browser.sh"
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{url}/lab/tree/ar/01_speed.ipynb?token={token}")
-            page.locator(".jp-RenderedMarkdown h1").first.wait_for(timeout=60_000)
-            page.wait_for_function("[...document.querySelectorAll('.jp-OutputArea-output img')].length > 0 && "
-                                   "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)",
-                                   timeout=60_000)
-            seen = page.evaluate(JUPYTERLAB_DIRECTIONS)
-            assert seen["paragraphs"] and set(seen["paragraphs"]) == {"rtl"}
-            assert seen["code"] and set(seen["code"]) == {"ltr"}
-            assert seen["outputs"] and set(seen["outputs"]) == {"ltr"}
-            assert seen["images"] and all(width > 0 for width in seen["images"])
-            assert inline_code_in_reading_order(page, ".jp-RenderedMarkdown p") >= 3
-        finally:
-            page.screenshot(path=folder / "arabic-01_speed-jupyterlab.png")
-            print(f"screenshot: {folder / 'arabic-01_speed-jupyterlab.png'}")
-            browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{url}/lab/tree/ar/01_speed.ipynb?token={token}")
+        page.locator(".jp-RenderedMarkdown h1").first.wait_for(timeout=60_000)
+        page.wait_for_function("[...document.querySelectorAll('.jp-OutputArea-output img')].length > 0 && "
+                               "[...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)",
+                               timeout=60_000)
+        seen = page.evaluate(JUPYTERLAB_DIRECTIONS)
+        assert seen["paragraphs"] and set(seen["paragraphs"]) == {"rtl"}
+        assert seen["code"] and set(seen["code"]) == {"ltr"}
+        assert seen["outputs"] and set(seen["outputs"]) == {"ltr"}
+        assert seen["images"] and all(width > 0 for width in seen["images"])
+        assert inline_code_in_reading_order(page, ".jp-RenderedMarkdown p") >= 3
+    finally:
+        page.screenshot(path=folder / "arabic-01_speed-jupyterlab.png")
+        print(f"screenshot: {folder / 'arabic-01_speed-jupyterlab.png'}")
+        page.close()
